@@ -1,0 +1,124 @@
+"""The ``pipeline`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.data import DataError, resolve_data_dir
+from pipeline.recognize.weights import WeightsError
+
+DATA_HELP = "data directory laid out as ../shared/data (mnist/, usps/, orand-car-a-dev/); default $PIPELINE_DATA"
+
+
+class _Errors(click.Group):
+    """Turn the project's expected errors into one clear line and exit status 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (DataError, WeightsError, RuntimeError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Errors)
+@click.version_option(package_name="lenet-batch-reader")
+def main() -> None:
+    """Read handwritten cheque amounts and ZIP codes with LeNet-5."""
+
+
+@main.command()
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help=DATA_HELP)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/lenet5"), show_default=True)
+@click.option("--epochs", type=int, default=None, help="default: the recipe's")
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--target-error", type=float, default=None, help="error rate the rejection threshold is set for")
+@click.option("--limit", type=int, default=None, help="train on only this many digits (smoke runs)")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt")
+@click.option("--no-progress", is_flag=True, help="no progress bar (logs only)")
+def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, device, threads, resume, no_progress):
+    """Train LeNet-5 on MNIST + USPS + ORAND train digits, calibrate it, write OUT/lenet5.pt."""
+    import torch
+
+    from pipeline.recognize.train import TrainConfig, resolve_device
+    from pipeline.recognize.train import train as run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig()
+    for name, value in [("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("seed", seed),
+                        ("target_error", target_error), ("limit", limit)]:  # fmt: skip
+        if value is not None:
+            setattr(config, name, value)
+    path = run_training(
+        config,
+        resolve_data_dir(data_dir),
+        out_dir,
+        resolve_device(device),
+        resume=resume,
+        progress=not no_progress,
+    )
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help=DATA_HELP)
+@click.option("--weights", type=click.Path(path_type=Path), default=None, help="default: the shipped weights")
+@click.option("--sets", default="mnist,usps,orand", show_default=True, help="comma-separated: mnist, usps, orand")
+@click.option("--target-error", type=float, default=None, help="re-derive the threshold for this error rate")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None)
+def evaluate(data_dir, weights, sets, target_error, device, json_path, plot_path):
+    """Error rate, error-reject curve and confusion matrix on MNIST test, USPS test and ORAND val."""
+    from pipeline.recognize.classifier import DigitClassifier
+    from pipeline.recognize.evaluate import evaluate as run_evaluation
+    from pipeline.recognize.evaluate import format_report, write_json, write_plot
+
+    names = tuple(s.strip() for s in sets.split(",") if s.strip())
+    classifier = DigitClassifier(weights, device=device, target_error=target_error)
+    results = run_evaluation(classifier, resolve_data_dir(data_dir), names)
+    click.echo(f"weights {classifier.weights_path} (sha256 {classifier.weights_sha256[:12]}), "
+               f"threshold {classifier.threshold:.5f} for target error {classifier.target_error}")  # fmt: skip
+    click.echo(format_report(results))
+    if json_path:
+        write_json(results, json_path, classifier)
+        click.echo(f"wrote {json_path}")
+    if plot_path:
+        write_plot(results, plot_path)
+        click.echo(f"wrote {plot_path}")
+
+
+@main.command()
+@click.argument("digits_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("--weights", type=click.Path(path_type=Path), default=None, help="default: the shipped weights")
+@click.option("--target-error", type=float, default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def digits(digits_dir, out_dir, weights, target_error, device):
+    """Classify a folder of single-digit images; with a labels.csv beside them, also score the answers.
+
+    This is the recognizer on its own; whole documents get their own flow.
+    """
+    from pipeline.recognize.digit_folder import classify_folder
+
+    summary = classify_folder(digits_dir, out_dir, weights=weights, target_error=target_error, device=device)
+    click.echo(json.dumps(summary, indent=2))
+
+
+@main.command("download-mnist")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="where mnist/ goes")
+def download_mnist_command(data_dir: Path) -> None:
+    """Download MNIST from the standard mirrors into DATA/mnist (md5-checked)."""
+    from pipeline.data.mnist import download_mnist
+
+    written = download_mnist(data_dir / "mnist")
+    click.echo(f"{len(written)} file(s) downloaded into {data_dir / 'mnist'}")

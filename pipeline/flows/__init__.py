@@ -1,0 +1,1 @@
+"""Prefect flows and deployments (see the open issue on nightly batches)."""

@@ -1,0 +1,1 @@
+"""LeNet-5: the network, its training, calibration and batched inference."""

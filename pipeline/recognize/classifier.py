@@ -1,0 +1,89 @@
+"""Batched digit classification with calibrated probabilities and an accept/reject decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.recognize.calibrate import scores_from_probabilities
+from pipeline.recognize.train import resolve_device
+from pipeline.recognize.weights import load_weights
+from pipeline.segment.normalize import normalize_batch
+
+
+@dataclass
+class Predictions:
+    """Per-digit results of one batch, as arrays (row i belongs to input digit i)."""
+
+    labels: np.ndarray  # (N,) int64, the best class
+    probabilities: np.ndarray  # (N, 10) float32, calibrated
+    top3: np.ndarray  # (N, 3) int64, best first
+    top3_probabilities: np.ndarray  # (N, 3) float32
+    scores: np.ndarray  # (N,) the rejection rule's confidence score
+    accepted: np.ndarray  # (N,) bool, score >= threshold
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class DigitClassifier:
+    """Loads the weights once; classifies batches of raw digit images or already-normalised inputs.
+
+    Runs under ``torch.inference_mode`` on CUDA when available (``device="auto"``), else on the CPU.
+    """
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        device: str = "auto",
+        target_error: float | None = None,
+        batch_size: int = 1024,
+    ) -> None:
+        loaded = load_weights(weights)
+        self.device = resolve_device(device)
+        self.model = loaded.model.to(self.device)
+        self.normalization = loaded.normalization
+        self.calibration = loaded.calibration
+        self.weights_path = loaded.path
+        self.weights_sha256 = loaded.sha256
+        self.batch_size = batch_size
+        self.temperature = loaded.calibration.temperature
+        self.rule = loaded.calibration.rule
+        self.target_error = loaded.calibration.target_error if target_error is None else target_error
+        self.threshold = (
+            loaded.calibration.threshold if target_error is None else loaded.calibration.threshold_for(target_error)
+        )
+
+    def normalize(self, images: list[np.ndarray], polarity: str = "auto") -> np.ndarray:
+        """The shared normalisation, with the settings the network was trained with."""
+        return normalize_batch(images, self.normalization, polarity)  # type: ignore[arg-type]
+
+    def classify(self, images: list[np.ndarray], polarity: str = "auto") -> Predictions:
+        """Classify raw digit images (any size, ink light or dark)."""
+        return self.classify_normalized(self.normalize(images, polarity))
+
+    @torch.inference_mode()
+    def logits(self, normalized: np.ndarray) -> torch.Tensor:
+        """Raw network outputs for ``(N, 32, 32)`` normalised inputs, computed in batches."""
+        chunks = []
+        for start in range(0, len(normalized), self.batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(normalized[start : start + self.batch_size]))
+            chunks.append(self.model(x.unsqueeze(1).to(self.device)).float().cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, 10)
+
+    def classify_normalized(self, normalized: np.ndarray) -> Predictions:
+        """Classify inputs already normalised (``(N, 32, 32)`` float32, ink in [0, 1])."""
+        probabilities = torch.softmax(self.logits(normalized) / self.temperature, dim=1).numpy()
+        top3 = np.argsort(-probabilities, axis=1)[:, :3]
+        scores = scores_from_probabilities(probabilities, self.rule) if len(probabilities) else np.zeros(0)
+        return Predictions(
+            labels=top3[:, 0].astype(np.int64),
+            probabilities=probabilities.astype(np.float32),
+            top3=top3.astype(np.int64),
+            top3_probabilities=np.take_along_axis(probabilities, top3, axis=1).astype(np.float32),
+            scores=scores,
+            accepted=scores >= self.threshold,
+        )

@@ -1,0 +1,192 @@
+"""Training LeNet-5 on MNIST + USPS + real cheque digits: seeded, resumable, CPU or CUDA.
+
+Read top to bottom: data, model, optimiser, the epoch loop with checkpoints, then calibration and export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from pipeline.recognize.calibrate import calibrate
+from pipeline.recognize.datasets import SOURCES, DigitSet, train_validation_split
+from pipeline.recognize.distort import DistortionConfig, distort
+from pipeline.recognize.lenet5 import LENET5_CONFIG, LeNet5
+from pipeline.recognize.weights import save_weights
+from pipeline.segment.normalize import NormalizationConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Every choice that shapes the weights; saved into the weights file as the recipe."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.08
+    repeats: dict[str, int] = field(default_factory=lambda: {"mnist": 1, "usps": 2, "orand": 8})
+    seed: int = 1998
+    target_error: float = 0.001
+    rejection_rule: str = "max_probability"
+    limit: int | None = None  # use only this many training digits (smoke tests)
+    distortion: DistortionConfig = field(default_factory=DistortionConfig)
+    normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
+    model: dict = field(default_factory=lambda: dict(LENET5_CONFIG))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for ``cuda`` without one is an error, not a silent fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def epoch_order(train: DigitSet, repeats: dict[str, int], rng: np.random.Generator) -> np.ndarray:
+    """Indices for one epoch: each source repeated as configured (real cheque digits are few), shuffled."""
+    parts = [np.repeat(np.nonzero(train.source == i)[0], repeats.get(name, 1)) for i, name in enumerate(SOURCES)]
+    return rng.permutation(np.concatenate(parts))
+
+
+@torch.inference_mode()
+def predict_logits(model: torch.nn.Module, images: np.ndarray, device: torch.device, batch: int = 2048):
+    """Logits for normalised images, in batches."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch):
+        x = torch.from_numpy(images[start : start + batch]).unsqueeze(1).to(device)
+        out.append(model(x).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, 10)
+
+
+def per_source_error(logits: torch.Tensor, data: DigitSet) -> dict[str, float]:
+    wrong = logits.argmax(1).numpy() != data.labels
+    return {name: float(wrong[data.source == i].mean()) for i, name in enumerate(SOURCES) if (data.source == i).any()}
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig,
+    data_dir: Path,
+    out_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> Path:
+    """Train, calibrate and write ``out_dir/lenet5.pt``; returns its path.
+
+    A checkpoint is written atomically after every epoch; ``resume=True`` continues from it with the same
+    random streams, so an interrupted run ends with the same weights as an uninterrupted one.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+
+    train_set, val_set = train_validation_split(data_dir, config.normalization, config.val_fraction, config.seed)
+    if config.limit:
+        keep = np.random.default_rng(config.seed).permutation(len(train_set))[: config.limit]
+        train_set = train_set.subset(np.sort(keep))
+    counts = {name: int((train_set.source == i).sum()) for i, name in enumerate(SOURCES)}
+    log(f"training digits {counts}, validation {len(val_set)}; data ready in {time.perf_counter() - started:.1f} s")
+
+    model = LeNet5(config.model).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(epoch_order(train_set, config.repeats, np.random.default_rng(0))) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+    )
+    order_rng = np.random.default_rng(config.seed)
+    distort_gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+    first_epoch, elapsed_before = 0, 0.0
+
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        order_rng.bit_generator.state = state["order_rng"]
+        distort_gen.set_state(state["distort_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        history, first_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
+        log(f"resumed from {checkpoint_path} after epoch {first_epoch}")
+
+    images = torch.from_numpy(train_set.images).unsqueeze(1)
+    labels = torch.from_numpy(train_set.labels)
+    for epoch in range(first_epoch, config.epochs):
+        epoch_start = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(epoch_order(train_set, config.repeats, order_rng))
+        batches = range(0, len(order), config.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        total_loss = 0.0
+        for start in bar:
+            index = order[start : start + config.batch_size]
+            x = distort(images[index], config.distortion, distort_gen).to(device, non_blocking=True)
+            y = labels[index].to(device, non_blocking=True)
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(index)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        val_error = per_source_error(predict_logits(model, val_set.images, device), val_set)
+        record = {
+            "epoch": epoch + 1,
+            "loss": total_loss / len(order),
+            "val_error": val_error,
+            "seconds": time.perf_counter() - epoch_start,
+        }
+        history.append(record)
+        _save_atomic(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "order_rng": order_rng.bit_generator.state,
+                "distort_gen": distort_gen.get_state(),
+                "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
+                "history": history,
+                "epoch": epoch + 1,
+                "elapsed": elapsed_before + time.perf_counter() - epoch_start,
+            },
+            checkpoint_path,
+        )
+        elapsed_before += time.perf_counter() - epoch_start
+        log(json.dumps(record))
+
+    val_logits = predict_logits(model, val_set.images, device)
+    calibration = calibrate(val_logits, torch.from_numpy(val_set.labels), config.target_error, config.rejection_rule)
+    log(f"temperature {calibration.temperature:.3f}, threshold {calibration.threshold:.5f}")
+    recipe = asdict(config)
+    training = {
+        "recipe": recipe,
+        "counts": counts,
+        "validation_digits": len(val_set),
+        "history": history,
+        "train_seconds": elapsed_before,
+        "device": str(device),
+        "torch": str(torch.__version__),
+    }
+    return save_weights(out_dir / "lenet5.pt", model.cpu(), config.normalization, calibration, training)

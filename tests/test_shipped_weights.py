@@ -1,0 +1,49 @@
+"""The weights shipped in the package: present, complete, and scoring within bounds on real MNIST digits."""
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.recognize.classifier import DigitClassifier
+from pipeline.recognize.digit_folder import read_labels
+from pipeline.recognize.weights import SHIPPED_WEIGHTS, load_weights, sha256_of
+
+
+def test_shipped_weights_load_with_metadata():
+    loaded = load_weights()
+    cal = loaded.calibration
+    assert cal.rule in ("max_probability", "margin")
+    assert 0.3 < cal.temperature < 5
+    assert 0.5 < cal.threshold < 1 and 0 < cal.target_error < 0.05
+    assert len(cal.val_scores) == len(cal.val_correct) > 1000
+    assert isinstance(loaded.training["recipe"]["seed"], int) and loaded.training["train_seconds"] > 0
+    assert SHIPPED_WEIGHTS.stat().st_size < 2_000_000
+
+
+def test_model_card_names_the_shipped_file():
+    card = (SHIPPED_WEIGHTS.parent / "MODEL_CARD.md").read_text()
+    assert sha256_of(SHIPPED_WEIGHTS) in card
+    assert re.search(r"MNIST test error", card)
+
+
+def test_shipped_weights_on_bundled_mnist_subset(mnist_subset):
+    images, labels = mnist_subset
+    classifier = DigitClassifier(device="cpu")
+    predictions = classifier.classify(list(images))
+    error = float(np.mean(predictions.labels != labels))
+    assert error <= 0.012  # 1,000 digits: the full test split's ~0.5% with room for sampling noise
+    accepted_wrong = np.sum(predictions.accepted & (predictions.labels != labels))
+    assert accepted_wrong <= 2
+    assert predictions.accepted.mean() >= 0.95
+
+
+def test_shipped_weights_read_dark_ink_scanned_digits():
+    """samples/digits holds MNIST digits as a scan shows them (dark on white): same answers."""
+    folder = Path(__file__).parents[1] / "samples" / "digits"
+    labels = read_labels(folder)
+    assert len(labels) == 50
+    images = [cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE) for name in labels]
+    predictions = DigitClassifier(device="cpu").classify(images)
+    assert np.mean(predictions.labels == np.array(list(labels.values()))) >= 0.96

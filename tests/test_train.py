@@ -1,0 +1,67 @@
+import contextlib
+import json
+
+import torch
+
+from pipeline.recognize.datasets import train_validation_split
+from pipeline.recognize.distort import DistortionConfig, distort
+from pipeline.recognize.train import TrainConfig, train
+from pipeline.recognize.weights import load_weights
+from pipeline.segment.normalize import NormalizationConfig
+
+
+def small_config(epochs: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, val_fraction=0.15, seed=7)
+
+
+def test_split_holds_out_every_source_and_orand_by_image(fake_data_dir):
+    train_set, val_set = train_validation_split(fake_data_dir, NormalizationConfig(), 0.15, seed=3)
+    for source in range(3):
+        assert (train_set.source == source).any() and (val_set.source == source).any()
+    assert train_set.images.shape[1:] == (32, 32)
+
+
+def test_distortions_are_seeded_and_keep_range(mnist_subset):
+    x = torch.rand(16, 1, 32, 32)
+    a = distort(x, DistortionConfig(), torch.Generator().manual_seed(5))
+    b = distort(x, DistortionConfig(), torch.Generator().manual_seed(5))
+    c = distort(x, DistortionConfig(), torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 1 and a.shape == x.shape
+
+
+def test_short_training_learns_and_resume_matches_uninterrupted(fake_data_dir, tmp_path):
+    torch.set_num_threads(2)
+    lines: list[str] = []
+    full = train(small_config(3), fake_data_dir, tmp_path / "full", torch.device("cpu"), log=lines.append,
+                 progress=False)  # fmt: skip
+    history = [json.loads(line) for line in lines if line.startswith("{")]
+    assert history[-1]["loss"] < history[0]["loss"] * 0.8  # it learns
+    loaded = load_weights(full)
+    assert loaded.calibration.temperature > 0 and 0 <= loaded.calibration.threshold <= 1
+    assert loaded.training["recipe"]["seed"] == 7
+
+    # interrupt a 3-epoch run after epoch 2 (as a kill would), then resume: same weights as uninterrupted
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(line: str) -> None:
+        if line.startswith('{"epoch": 2'):
+            raise Stop
+
+    interrupted = tmp_path / "interrupted"
+    with contextlib.suppress(Stop):
+        train(
+            small_config(3),
+            fake_data_dir,
+            interrupted,
+            torch.device("cpu"),
+            log=stop_after_two,
+            progress=False,
+        )
+    assert torch.load(interrupted / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert not (interrupted / "lenet5.pt").exists()
+    resumed = train(small_config(3), fake_data_dir, interrupted, torch.device("cpu"), resume=True,
+                    log=lambda s: None, progress=False)  # fmt: skip
+    a, b = load_weights(full).model.state_dict(), load_weights(resumed).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
