@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.mnist import load_mnist
 from pipeline.recognize.classifier import DigitClassifier
 
-SUBSET = Path(__file__).parents[1] / "tests" / "data" / "mnist-test-subset"
+SUBSET = MNIST_TEST_SUBSET
 
 
 def timed_rate(step, items_per_call: int, seconds: float) -> float:

@@ -9,10 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.location import default_data_dir
 from pipeline.data.mnist import load_mnist
 
-SUBSET_DIR = Path(__file__).parent / "data" / "mnist-test-subset"
+SUBSET_DIR = MNIST_TEST_SUBSET
 
 
 @pytest.fixture(scope="session")
