@@ -122,3 +122,79 @@ def download_mnist_command(data_dir: Path) -> None:
 
     written = download_mnist(data_dir / "mnist")
     click.echo(f"{len(written)} file(s) downloaded into {data_dir / 'mnist'}")
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--cheques", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option("--envelopes", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--bad",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="also write this many bad files (truncated, text as .png, empty, wrong extension, 1x1, bomb)",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="write with MNIST test + USPS test from this data directory (default: the bundled MNIST subset)",
+)
+@click.option("--formats", default=None, help="comma-separated subset of: jpeg, png, tiff, tiff-g4, tiff-multi")
+@click.option(
+    "--contact-sheet",
+    "sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write a contact sheet PNG of what was made",
+)
+@click.option("--no-progress", is_flag=True)
+def samples(out_dir, cheques, envelopes, seed, bad, data_dir, formats, sheet, no_progress):
+    """Generate synthetic scanned cheques and envelopes with exact ground truth in OUT/truth.jsonl."""
+    from pipeline.synth.generate import generate_samples
+
+    chosen = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
+    try:
+        summary = generate_samples(
+            out_dir, cheques, envelopes, seed=seed, bad=bad, data_dir=data_dir, formats=chosen, progress=not no_progress
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if sheet:
+        from pipeline.synth.contact import contact_sheet
+
+        contact_sheet(out_dir, sheet)
+    click.echo(json.dumps(summary.as_dict(), indent=2))
+
+
+@main.command()
+@click.option("--truth", "truth_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--results", "results_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the full report as JSON here ('-' for stdout instead of the table)",
+)
+def score(truth_path, results_path, json_path):
+    """Score results.jsonl against truth.jsonl: read, error and reject rates per kind and overall."""
+    from pipeline.score import ScoreError, format_table, score_files
+
+    try:
+        report = score_files(truth_path, results_path)
+    except ScoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    text = json.dumps(report, indent=2)
+    if str(json_path) == "-":
+        click.echo(text)
+        return
+    click.echo(format_table(report))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(text + "\n")
+        click.echo(f"wrote {json_path}")
