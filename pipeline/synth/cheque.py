@@ -10,7 +10,7 @@ import numpy as np
 from pipeline.synth import names
 from pipeline.synth.amounts import random_amount, random_date
 from pipeline.synth.digits import DigitSource
-from pipeline.synth.document import Rendered, field_truth
+from pipeline.synth.document import Rendered, field_truth, single
 from pipeline.synth.handwriting import ALPHA_INK, compose, ink_box, make_glyph, random_writer, scribble
 from pipeline.synth.printing import PATTERNS, Page, micr_line, paper, security_pattern, tinted_background
 
@@ -45,7 +45,7 @@ def _fit(text_field, writer_fn, rng, source, max_w: int, max_h: int):
     return writer, written
 
 
-def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int) -> Rendered:
+def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False) -> Rendered:
     """Draw one cheque at ``dpi`` with its handwritten date and courtesy amount; returns pixels and truth."""
     size_name = str(rng.choice(list(SIZES), p=[0.45, 0.15, 0.25, 0.15]))
     w_in, h_in = SIZES[size_name]
@@ -56,7 +56,7 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int) -> Re
     pattern = security_pattern(pattern_kind, width, height, dpi, int(rng.integers(4)))
     strength = float(rng.uniform(0.35, 0.8))
     background = tinted_background(pattern, pal_paper, pal_ink, strength) if pattern_kind != "plain" else None
-    page = Page(background if background is not None else paper(width, height, pal_paper), dpi)
+    page = Page(background if background is not None else paper(width, height, pal_paper), dpi, record)
     print_ink = dark if rng.random() < 0.6 else (25, 25, 28)
 
     # frame
@@ -115,7 +115,7 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int) -> Re
             box = ink_box(g.alpha)
             cx = page.px(bx0 + bw / 2) - (box[0] + box[2]) // 2
             base = page.px(date_y - 0.035) + int(rng.integers(-2, 3))
-            chars += page.write(_single(g), cx, base, date_writer.ink)
+            chars += page.write(single(g), cx, base, date_writer.ink)
         page.text(x0 - 0.08, date_y - 0.05, "DATE", 7, "sans", print_ink, anchor="rs")
         fields.append(field_truth("date", date, chars, date_writer, None, layout="boxes"))
     else:
@@ -231,16 +231,8 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int) -> Re
         "date_layout": "boxes" if date_boxed else "line",
     }
     printed = {"cheque_number": cheque_no, "routing": routing, "account": account, "micr": code}
-    return Rendered("cheque", page.array(), dpi, fields, style, printed)
-
-
-def _single(glyph):
-    """Wrap one glyph as a one-character field, so boxed digits share the field-writing path."""
-    from pipeline.synth.handwriting import Written
-
-    box = ink_box(glyph.alpha)
-    chars = [{"char": glyph.char, "bbox": list(box), "source": glyph.source}]
-    return Written(glyph.alpha, chars, glyph.baseline)
+    mask = page.field_mask() if record else None
+    return Rendered("cheque", page.array(), dpi, fields, style, printed, mask)
 
 
 __all__ = ["ALPHA_INK", "SIZES", "render_cheque"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.synth.amounts import FieldText
-from pipeline.synth.handwriting import WriterStyle, Written
+from pipeline.synth.handwriting import Glyph, WriterStyle, Written, ink_box
 from pipeline.synth.printing import union_box
 
 
@@ -21,6 +21,7 @@ class Rendered:
     fields: list[dict]
     style: dict = field(default_factory=dict)
     printed: dict = field(default_factory=dict)
+    field_mask: np.ndarray | None = None  # ink alpha of the truth fields, only when asked for (tests)
 
 
 def field_truth(name: str, ftext: FieldText, chars: list[dict], writer: WriterStyle, written: Written | None,
@@ -44,3 +45,10 @@ def field_truth(name: str, ftext: FieldText, chars: list[dict], writer: WriterSt
         "characters": characters,
         "style": field_style,
     }
+
+
+def single(glyph: Glyph) -> Written:
+    """One glyph as a one-character field, so digits written in boxes share the field-writing path."""
+    box = ink_box(glyph.alpha)
+    chars = [{"char": glyph.char, "bbox": list(box), "source": glyph.source}]
+    return Written(glyph.alpha, chars, glyph.baseline)

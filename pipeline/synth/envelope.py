@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from pipeline.synth import names
 from pipeline.synth.amounts import random_house_number, random_zip
 from pipeline.synth.digits import DigitSource
-from pipeline.synth.document import Rendered, field_truth
+from pipeline.synth.document import Rendered, field_truth, single
 from pipeline.synth.handwriting import compose, ink_box, make_glyph, random_writer, scribble
 from pipeline.synth.printing import Page, font, paper
 
@@ -115,13 +115,13 @@ def _barcode(page: Page, rng: np.random.Generator, x: float, y: float) -> None:
         page.rect(x + k * pitch, top, x + k * pitch + bw, bottom, fill=(25, 25, 25), width_pt=0.1)
 
 
-def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int) -> Rendered:
+def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False) -> Rendered:
     """Draw one envelope front at ``dpi`` with its handwritten house number and ZIP; returns pixels and truth."""
     size_name = str(rng.choice(list(SIZES), p=[0.45, 0.1, 0.15, 0.1, 0.1, 0.1]))
     w_in, h_in = SIZES[size_name]
     paper_name = str(rng.choice(list(PAPERS), p=[0.5, 0.15, 0.15, 0.1, 0.1]))
     bg = PAPERS[paper_name]
-    page = Page(paper(round(w_in * dpi), round(h_in * dpi), bg), dpi)
+    page = Page(paper(round(w_in * dpi), round(h_in * dpi), bg), dpi, record)
     printed: dict = {}
 
     # return address, printed, with its own ZIP
@@ -215,7 +215,8 @@ def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int) -> 
         "zip_boxes": boxes,
         "barcode": barcode,
     }
-    return Rendered("envelope", page.array(), dpi, fields, style, printed)
+    mask = page.field_mask() if record else None
+    return Rendered("envelope", page.array(), dpi, fields, style, printed, mask)
 
 
 def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer, text: str, left: int,
@@ -239,6 +240,5 @@ def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer
             gx = x + bw // 2 - (box[0] + box[2]) // 2 + int(rng.integers(-2, 3))
             gy = top + bh - page.px(0.05) - g.baseline + int(rng.integers(-2, 3))
             x += bw + page.px(0.03)
-        page.ink(g.alpha, gx, gy, writer.ink)
-        chars.append({"char": ch, "bbox": [gx + box[0], gy + box[1], gx + box[2], gy + box[3]], "source": g.source})
+        chars += page.write(single(g), gx, gy + g.baseline, writer.ink)
     return chars

@@ -89,17 +89,35 @@ def _file_name(kind: str, fmt: str, indices: list[int]) -> str:
     return f"{FOLDERS[kind]}/{stem}{ext}"
 
 
+@dataclass
+class Made:
+    """One rendered and scanned page with its truth fields moved into scan pixels."""
+
+    image: np.ndarray
+    fields: list[dict]
+    style: dict
+    rendered: Rendered
+    matrix: np.ndarray
+
+
 def make_document(
-    kind: str, index: int, seed: int, mode: str, source: DigitSource, clean: bool = False, lossless: bool = False
-):
-    """Render and scan one document; returns (scanned pixels, truth fields, style, rendered page).
+    kind: str,
+    index: int,
+    seed: int,
+    mode: str,
+    source: DigitSource,
+    clean: bool = False,
+    lossless: bool = False,
+    record: bool = False,
+) -> Made:
+    """Render and scan one document (``record`` keeps the field ink mask, for tests).
 
     Bitonal scans are 200 dpi as in cheque image exchange; lossless grey files are mostly 200 dpi to stay small.
     """
     rng = np.random.default_rng([seed, KIND_IDS[kind], index])
     high = rng.random() < (0.15 if lossless else 0.45)
     dpi = 300 if high and mode != "bitonal" else 200
-    rendered: Rendered = RENDERERS[kind](rng, source, dpi)
+    rendered: Rendered = RENDERERS[kind](rng, source, dpi, record)
     settings = random_scan(rng, mode, clean=clean, lossless=lossless)
     image, matrix = scan(rendered.image, settings, dpi, rng)
     h, w = image.shape[:2]
@@ -108,7 +126,7 @@ def make_document(
         chars = [{**c, "bbox": transform_box(c["bbox"], matrix, w, h)} for c in f["characters"]]
         fields.append({**f, "bbox": transform_box(f["bbox"], matrix, w, h), "characters": chars})
     style = {**rendered.style, "dpi": dpi, "scan": settings.as_dict()}
-    return image, fields, style, rendered
+    return Made(image, fields, style, rendered, matrix)
 
 
 def generate_samples(
@@ -148,7 +166,8 @@ def generate_samples(
         quality = 88
         for page_no, index in enumerate(indices):
             lossless = fmt in ("png", "tiff")
-            image, fields, style, rendered = make_document(kind, index, seed, mode, source, clean, lossless)
+            made = make_document(kind, index, seed, mode, source, clean, lossless)
+            image, fields, style, rendered = made.image, made.fields, made.style, made.rendered
             dpi = rendered.dpi
             quality = int(np.random.default_rng([seed, KIND_IDS[kind], index, 7]).integers(70, 93))
             file_format = "tiff-g4" if fmt == "tiff-multi" else fmt

@@ -42,8 +42,10 @@ def font(name: str, size_px: int) -> ImageFont.FreeTypeFont:
 class Page:
     """One document being drawn: an RGB image with helpers in inches and points at the page's dpi."""
 
-    def __init__(self, background: np.ndarray, dpi: int) -> None:
+    def __init__(self, background: np.ndarray, dpi: int, record_fields: bool = False) -> None:
         self.dpi = dpi
+        self.record_fields = record_fields
+        self.field_ink: list[tuple[np.ndarray, int, int]] = []
         self.height, self.width = background.shape[:2]
         self.image = Image.fromarray(background)
         self.draw = ImageDraw.Draw(self.image)
@@ -72,6 +74,17 @@ class Page:
         w = max(1, round(width_pt * self.dpi / 72))
         box = [self.px(x0), self.px(y0), self.px(x1), self.px(y1)]
         self.draw.rectangle(box, outline=outline, fill=fill, width=w)
+
+    def field_mask(self) -> np.ndarray:
+        """Alpha of the ink of all fields that have truth (only when recording): what the tests hold boxes to."""
+        mask = np.zeros((self.height, self.width), np.float32)
+        for alpha, left, top in self.field_ink:
+            x0, y0 = max(0, left), max(0, top)
+            x1, y1 = min(self.width, left + alpha.shape[1]), min(self.height, top + alpha.shape[0])
+            if x1 > x0 and y1 > y0:
+                region = mask[y0:y1, x0:x1]
+                np.maximum(region, alpha[y0 - top : y1 - top, x0 - left : x1 - left], out=region)
+        return mask
 
     def array(self) -> np.ndarray:
         """The finished page as a numpy array: printing first, then all the ink laid so far on top of it."""
@@ -104,6 +117,8 @@ class Page:
         """Put a composed field with its baseline at ``baseline``; returns its characters in page pixels."""
         top = baseline - written.baseline
         self.ink(written.alpha, left, top, color, strength)
+        if self.record_fields:
+            self.field_ink.append((written.alpha, left, top))
         chars = []
         for c in written.chars:
             x0, y0, x1, y1 = c["bbox"]

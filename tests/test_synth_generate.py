@@ -1,0 +1,159 @@
+"""The generator end to end: determinism, truth boxes on the ink, every format readable back, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.cli import main
+from pipeline.synth.badfiles import BAD_KINDS, write_bad_files
+from pipeline.synth.digits import load_digit_source
+from pipeline.synth.generate import FORMAT_MIX, generate_samples, make_document, plan_files
+from pipeline.synth.handwriting import ALPHA_INK
+
+FORMATS = [f for f, _, _ in FORMAT_MIX]
+
+
+def _truth(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("batch")
+    generate_samples(out, 5, 5, seed=7, bad=6)
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path, batch):
+    again = tmp_path / "again"
+    generate_samples(again, 5, 5, seed=7, bad=6)
+    files = sorted(p.relative_to(batch) for p in batch.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (batch / rel).read_bytes() == (again / rel).read_bytes(), rel
+    other = tmp_path / "other"
+    generate_samples(other, 5, 5, seed=8)
+    assert (other / "truth.jsonl").read_text() != (batch / "truth.jsonl").read_text()
+
+
+def test_truth_records(batch):
+    records = _truth(batch)
+    assert len(records) == 10
+    assert sorted(r["kind"] for r in records) == ["cheque"] * 5 + ["envelope"] * 5
+    assert not any(r["document"].startswith("bad/") for r in records)
+    for r in records:
+        with Image.open(batch / r["document"]) as im:
+            assert getattr(im, "n_frames", 1) == r["style"]["pages_in_file"]
+            im.seek(r["page"])  # pages count from 0
+            assert im.size == (r["width"], r["height"])
+        names = [f["name"] for f in r["fields"]]
+        assert names == (["date", "amount"] if r["kind"] == "cheque" else ["number", "zip"])
+        for f in r["fields"]:
+            assert f["digits"] == "".join(ch for ch in f["text"] if ch.isdigit())
+            assert [c["char"] for c in f["characters"]] == list(f["text"])
+            x0, y0, x1, y1 = f["bbox"]
+            assert 0 <= x0 < x1 <= r["width"] and 0 <= y0 < y1 <= r["height"]
+            for c in f["characters"]:
+                cx0, cy0, cx1, cy1 = c["bbox"]
+                assert x0 <= cx0 < cx1 <= x1 and y0 <= cy0 < cy1 <= y1
+            assert "writer" in f["style"]
+        assert r["digit_source"] == "bundled-mnist-test-subset"
+
+
+@pytest.mark.parametrize("kind", ["cheque", "envelope"])
+@pytest.mark.parametrize("mode", ["color", "bitonal"])
+def test_boxes_sit_on_the_ink(kind, mode):
+    """Every character box holds ink of its field, and (almost) all field ink lies inside the boxes."""
+    source = load_digit_source()
+    for index in range(3):
+        made = make_document(kind, index, 3, mode, source, record=True)
+        h, w = made.image.shape[:2]
+        mask = cv2.warpAffine(made.rendered.field_mask, made.matrix, (w, h)) >= ALPHA_INK
+        covered = np.zeros_like(mask)
+        for f in made.fields:
+            for c in f["characters"]:
+                x0, y0, x1, y1 = c["bbox"]
+                assert mask[y0:y1, x0:x1].any(), (kind, index, c)
+                covered[y0:y1, x0:x1] = True
+        outside = np.count_nonzero(mask & ~covered)
+        assert outside <= 0.01 * np.count_nonzero(mask) + 5  # the underline of raised cents is not a character
+
+
+def test_scanned_ink_is_dark_in_the_boxes():
+    source = load_digit_source()
+    made = make_document("cheque", 1, 9, "gray", source)
+    paper_level = np.median(made.image)
+    for f in made.fields:
+        for c in f["characters"]:
+            x0, y0, x1, y1 = c["bbox"]
+            assert made.image[y0:y1, x0:x1].min() < paper_level - 60
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_reads_back(tmp_path, fmt):
+    generate_samples(tmp_path, 2, 1, seed=1, formats=[fmt])
+    records = _truth(tmp_path)
+    assert len(records) == 3
+    for r in records:
+        path = tmp_path / r["document"]
+        with Image.open(path) as im:
+            im.seek(r["page"])
+            im.load()
+            assert round(im.info["dpi"][0]) == r["dpi"]
+            if fmt in ("tiff-g4", "tiff-multi"):
+                assert im.mode == "1" and im.info["compression"] == "group4" and r["dpi"] == 200
+            elif fmt == "jpeg":
+                assert im.format == "JPEG"
+            else:
+                assert im.mode == "L"
+        if r["page"] == 0:
+            assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is not None
+    if fmt == "tiff-multi":
+        assert any(r["page"] > 0 for r in records)
+
+
+def test_plan_groups_multipage_and_covers_all():
+    plan = plan_files("cheque", 40, 0)
+    assert sorted(i for _, _, idx in plan for i in idx) == list(range(40))
+    assert all(len(idx) == 1 or fmt == "tiff-multi" for fmt, _, idx in plan)
+    with pytest.raises(ValueError):
+        plan_files("cheque", 3, 0, ["gif"])
+
+
+def test_bad_files(tmp_path):
+    made = write_bad_files(tmp_path, 6, np.random.default_rng(0))
+    assert [m["defect"] for m in made] == list(BAD_KINDS)
+    paths = {m["defect"]: tmp_path / m["document"] for m in made}
+    assert paths["zero-bytes"].stat().st_size == 0
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(paths["text-as-png"])
+    with pytest.raises(OSError), Image.open(paths["truncated"]) as im:
+        im.load()
+    with Image.open(paths["wrong-extension"]) as im:
+        assert paths["wrong-extension"].suffix == ".tif" and im.format == "JPEG"
+    with Image.open(paths["one-pixel"]) as im:
+        assert im.size == (1, 1)
+    assert paths["bomb"].stat().st_size < 200_000
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(paths["bomb"])
+    header = paths["bomb"].read_bytes()[16:24]
+    assert int.from_bytes(header[:4], "big") == int.from_bytes(header[4:], "big") == 30000
+
+
+def test_cli_samples(tmp_path):
+    args = ["samples", "--out", str(tmp_path), "--cheques", "1", "--envelopes", "1", "--bad", "2", "--no-progress"]
+    run = CliRunner().invoke(main, [*args, "--contact-sheet", str(tmp_path / "sheet.png")])
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.output)
+    assert summary["documents"] == 2 and len(summary["bad_files"]) == 2
+    assert len(_truth(tmp_path)) == 2
+    assert Image.open(tmp_path / "sheet.png").size[0] > 0
+    run = CliRunner().invoke(main, ["samples", "--out", str(tmp_path), "--formats", "gif", "--no-progress"])
+    assert run.exit_code == 2
