@@ -1,0 +1,95 @@
+"""Courtesy-amount syntax: from read characters to a value, deciding decimal vs thousands marks by group lengths.
+
+Conventions (shared with :func:`pipeline.values.normalise_amount`): a ``.`` or ``,`` followed by exactly two final
+digits, or two raised final digits, are the cents; every other ``.``/``,`` groups thousands, in groups of three
+(``1,234,567``, ``22.970``) or Indian style (``7,67,000``: threes at the end, twos before). Leading ``* $ #`` and
+endings ``.- = /- / .`` are decoration. The value is the integer without separators, plus ``.cc`` only when the
+cents are not zero: ``57``, ``57.00`` and ``57.-`` all give ``57``; ``1,234.56`` gives ``1234.56``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Token:
+    """One read character: a digit or a symbol, and whether it is raised above the digits' baseline (cents)."""
+
+    char: str
+    raised: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedAmount:
+    value: str | None  # "1234.56", or None when the syntax is bad
+    digits: str  # every digit in writing order
+    text: str  # as read: "1,234.56"; raised cents shown after a "^"
+    ok: bool
+    problem: str = ""  # why the syntax is bad
+
+
+_DECORATION = set("*$#-=/")
+_THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3}(?:\1\d{3})*)?")
+_INDIAN = re.compile(r"\d{1,2}(?:([.,])\d{2})*([.,])\d{3}")
+
+
+def _as_text(tokens: list[Token]) -> str:
+    out = []
+    previous_raised = False
+    for t in tokens:
+        if t.raised and not previous_raised and t.char.isdigit():
+            out.append("^")
+        out.append(t.char)
+        previous_raised = t.raised
+    return "".join(out)
+
+
+def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
+    """Parse read characters (or a plain string) into an amount; ``ok`` is False when the syntax does not hold."""
+    if isinstance(tokens, str):
+        tokens = [Token(c) for c in tokens if not c.isspace()]
+    tokens = [t for t in tokens if t.char]
+    text = _as_text(tokens)
+    digits = "".join(t.char for t in tokens if t.char.isdigit())
+    if not digits:
+        return ParsedAmount(None, "", text, False, "no digits")
+    first = next(i for i, t in enumerate(tokens) if t.char.isdigit())
+    last = max(i for i, t in enumerate(tokens) if t.char.isdigit())
+    head, body, tail = tokens[:first], tokens[first : last + 1], tokens[last + 1 :]
+    if any(t.char not in _DECORATION for t in head):
+        return ParsedAmount(None, digits, text, False, "stray mark before the amount")
+    if any(t.char not in _DECORATION | {".", ","} for t in tail):
+        return ParsedAmount(None, digits, text, False, "stray mark after the amount")
+    cents = "00"
+    raised = [t for t in body if t.raised]
+    if raised:
+        n_raised = 0
+        for t in reversed(body):
+            if not t.raised:
+                break
+            n_raised += 1
+        if n_raised != len(raised) or n_raised != 2 or not all(t.char.isdigit() for t in body[-2:]):
+            return ParsedAmount(None, digits, text, False, "raised digits are not two final cents")
+        cents = body[-2].char + body[-1].char
+        body = body[:-2]
+        while body and not body[-1].char.isdigit():
+            body = body[:-1]  # "57.⁵⁰" or "57-⁵⁰": the mark before raised cents
+    whole = "".join(t.char for t in body)
+    if not whole or not re.fullmatch(r"\d[\d.,]*", whole) or re.search(r"[.,]{2}", whole):
+        return ParsedAmount(None, digits, text, False, "separators out of place")
+    match = re.fullmatch(r"(.*?)[.,](\d{2})", whole) if cents == "00" and not raised else None
+    if match:
+        whole, cents = match.group(1), match.group(2)
+    if whole and not (re.fullmatch(r"\d+", whole) or _THOUSANDS.fullmatch(whole) or _INDIAN.fullmatch(whole)):
+        return ParsedAmount(None, digits, text, False, f"bad digit grouping {whole!r}")
+    if match and re.search(r"[.,]", whole) and match.group(0)[len(whole)] in whole:
+        # "1.234.56": the decimal mark must differ from the thousands mark
+        return ParsedAmount(None, digits, text, False, "decimal mark equals thousands mark")
+    bare = re.sub(r"\D", "", whole)
+    if len(bare) > 1 and bare.startswith("0"):
+        return ParsedAmount(None, digits, text, False, "leading zero")
+    bare = bare or "0"
+    value = bare if cents == "00" else f"{bare}.{cents}"
+    return ParsedAmount(value, digits, text, True)

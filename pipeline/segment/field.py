@@ -1,0 +1,250 @@
+"""Read one handwritten field crop (amount, ZIP, number) into a typed, accept-or-reject result.
+
+The entry point for a field locator or a flow: hand over grey crops with their kind, get :class:`FieldResult`
+objects back. All candidate segments of all the fields in one call go through the network in ONE batch.
+A field is accepted only when every digit clears the classifier's calibrated threshold, the best segmentation
+clearly beats the runner-up reading, and the field's syntax holds; otherwise it is rejected with a reason and
+the best guess is kept, so a person can key it in with the guess pre-filled.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from pipeline.segment.amount import Token, parse_amount
+from pipeline.segment.binarize import binarize, to_grey
+from pipeline.segment.components import Piece, Scale, estimate_scale, find_pieces
+from pipeline.segment.lines import remove_lines
+from pipeline.segment.noise import remove_noise, stroke_width
+from pipeline.segment.oversegment import oversegment
+from pipeline.segment.search import SearchConfig, Segment, best_paths, candidate_segments, render
+from pipeline.segment.symbols import slant
+from pipeline.segment.zipcode import parse_zip
+
+FieldKind = Literal["amount", "zip", "number"]
+KINDS = ("amount", "zip", "number")
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass
+class CharacterResult:
+    """One character of a field: a digit with its calibrated probability and runner-up digits, or a symbol."""
+
+    char: str
+    bbox: Box
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class FieldResult:
+    """A read field. ``value`` is the normalised value (None if the syntax failed); ``digits`` the digit string."""
+
+    name: str
+    kind: str
+    status: Literal["accepted", "rejected"]
+    value: str | None
+    digits: str
+    text: str
+    confidence: float
+    reason: str | None  # None | "low_confidence" | "segmentation_ambiguous" | "bad_syntax" | "not_found"
+    bbox: Box | None
+    characters: list[CharacterResult] = field(default_factory=list)
+    detail: str = ""  # a human-readable why, for reviewers
+    seconds: float = 0.0  # time spent on this field (its share of the batched network call included)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FieldCrop:
+    """What a field locator hands over: the crop (grey array), its kind, and where it sits in the document."""
+
+    image: np.ndarray
+    kind: FieldKind
+    name: str = ""
+    bbox: Box | None = None  # the crop's box in the document; character boxes are returned in that frame
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """Field-level decision settings; the search costs live in :class:`SearchConfig`."""
+
+    search: SearchConfig = field(default_factory=SearchConfig)
+    min_segmentation: float = 0.9  # posterior of the best digit string among the k best, needed to accept
+    raised_shift: float = 0.25  # a digit whose bottom is this far (digit heights) above the baseline is raised
+
+
+@dataclass
+class _Prepared:
+    crop: FieldCrop
+    atoms: list[Piece]
+    scale: Scale
+    segments: list[Segment]
+    started: float
+    seconds: float = 0.0
+
+
+def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
+    """Clean the crop and cut it into atoms: binarise, remove rules and specks, over-segment (grey returned too)."""
+    grey = to_grey(image)
+    ink = binarize(grey)
+    ink = remove_lines(ink).ink
+    ink = remove_noise(ink)
+    pieces = find_pieces(ink)
+    scale = estimate_scale(pieces, stroke_width(ink))
+    return oversegment(pieces, scale), scale, grey
+
+
+class FieldReader:
+    """Reads field crops with one shared :class:`DigitClassifier` (weights loaded once, reused for every batch)."""
+
+    def __init__(self, classifier=None, config: ReaderConfig | None = None) -> None:
+        if classifier is None:
+            from pipeline.recognize.classifier import DigitClassifier
+
+            classifier = DigitClassifier()
+        self.classifier = classifier
+        self.config = config or ReaderConfig()
+
+    def read(self, image: np.ndarray, kind: FieldKind, name: str = "", bbox: Box | None = None) -> FieldResult:
+        """Read one field crop."""
+        return self.read_many([FieldCrop(image, kind, name, bbox)])[0]
+
+    def read_many(self, crops: Sequence[FieldCrop]) -> list[FieldResult]:
+        """Read many field crops with a single network call over all their candidate segments."""
+        prepared: list[_Prepared] = []
+        images: list[np.ndarray] = []
+        for crop in crops:
+            if crop.kind not in KINDS:
+                raise ValueError(f"unknown field kind {crop.kind!r}; expected one of {KINDS}")
+            start = time.perf_counter()
+            atoms, scale, grey = prepare(crop.image)
+            segments = candidate_segments(atoms, scale, self.config.search)
+            images.extend(render(s, grey) for s in segments)
+            prepared.append(_Prepared(crop, atoms, scale, segments, start, time.perf_counter() - start))
+        t0 = time.perf_counter()
+        predictions = None
+        if images:
+            predictions = self.classifier.classify_normalized(self.classifier.normalize(images, polarity="dark"))
+        share = (time.perf_counter() - t0) / max(1, len(prepared))
+        results = []
+        offset = 0
+        for item in prepared:
+            t1 = time.perf_counter()
+            n = len(item.segments)
+            probs = predictions.probabilities[offset : offset + n] if predictions is not None else np.zeros((0, 10))
+            offset += n
+            result = self._decide(item, probs)
+            result.seconds = item.seconds + share + time.perf_counter() - t1
+            results.append(result)
+        return results
+
+    def _decide(self, item: _Prepared, probs: np.ndarray) -> FieldResult:
+        crop, scale = item.crop, item.scale
+        name = crop.name or crop.kind
+        empty = FieldResult(name, crop.kind, "rejected", None, "", "", 0.0, "not_found", crop.bbox, [], "no ink")
+        if not item.atoms:
+            return empty
+        paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search)
+        if not paths:
+            return empty
+        best = paths[0]
+        if not best.digits:
+            empty.detail = "no digit-like ink"
+            return empty
+        steps = list(best.steps)
+        if crop.kind == "amount":
+            steps = self._slash_before_ending(steps, item.segments)
+        characters, tokens, char_ok = self._characters(steps, item, probs)
+        # segmentation posterior: the best digit string against the runner-up strings among the k best paths
+        seen: dict[str, float] = {}
+        for p in paths:
+            seen.setdefault(p.digits, p.cost)
+        posterior = 1.0 / sum(math.exp(-(c - best.cost)) for c in seen.values())
+        if crop.kind == "amount":
+            parsed = parse_amount(tokens)
+        elif crop.kind == "zip":
+            parsed = parse_zip(tokens)
+        else:
+            parsed = parse_amount([t for t in tokens if t.char.isdigit()])
+            parsed = type(parsed)(parsed.digits, parsed.digits, parsed.text, True)
+        digit_conf = [c.confidence for c in characters if c.char.isdigit()]
+        confidence = float(np.prod(digit_conf)) * posterior if digit_conf else 0.0
+        reason, detail = None, ""
+        if not parsed.ok:
+            reason, detail = "bad_syntax", parsed.problem
+        elif not all(char_ok):
+            reason = "low_confidence"
+            detail = f"{sum(not ok for ok in char_ok)} digit(s) below the threshold {self.classifier.threshold:.3f}"
+        elif posterior < self.config.min_segmentation:
+            runner = next((d for d in seen if d != best.digits), "")
+            reason, detail = "segmentation_ambiguous", f"runner-up reading {runner!r}, posterior {posterior:.3f}"
+        return FieldResult(
+            name=name,
+            kind=crop.kind,
+            status="accepted" if reason is None else "rejected",
+            value=parsed.value,
+            digits=parsed.digits,
+            text=parsed.text,
+            confidence=confidence,
+            reason=reason,
+            bbox=crop.bbox,
+            characters=characters,
+            detail=detail,
+        )
+
+    def _slash_before_ending(self, steps: list, segments: list[Segment]) -> list:
+        """A '1' leaning like '/' right after the last digits and before a final dash is the '/-' ending."""
+        from pipeline.segment.search import Step
+
+        digit_idx = [i for i, s in enumerate(steps) if s.kind == "digit"]
+        if len(digit_idx) < 2:
+            return steps
+        last = digit_idx[-1]
+        after = [s for s in steps[last + 1 :] if s.char]
+        s = steps[last]
+        if s.char == "1" and after and after[0].char in "-=" and slant(segments[s.segment].mask) > 20:
+            steps = [*steps[:last], Step(s.segment, "symbol", "/", s.cost), *steps[last + 1 :]]
+        return steps
+
+    def _characters(
+        self, steps: list, item: _Prepared, probs: np.ndarray
+    ) -> tuple[list[CharacterResult], list[Token], list[bool]]:
+        scale = item.scale
+        dx, dy = (item.crop.bbox[0], item.crop.bbox[1]) if item.crop.bbox else (0, 0)
+        threshold = self.classifier.threshold
+        characters, tokens, ok = [], [], []
+        for step in steps:
+            if not step.char:
+                continue  # noise
+            seg = item.segments[step.segment]
+            box = (seg.x + dx, seg.y + dy, seg.w, seg.h)
+            if step.kind == "digit":
+                p = probs[step.segment]
+                order = np.argsort(-p)[:3]
+                conf = float(p[order[0]])
+                alternatives = [(str(int(d)), float(p[d])) for d in order[1:]]
+                raised = (
+                    seg.y + seg.h < scale.baseline - self.config.raised_shift * scale.digit_height
+                    and seg.h < 0.85 * scale.digit_height
+                )
+                characters.append(CharacterResult(step.char, box, conf, alternatives))
+                tokens.append(Token(step.char, raised))
+                ok.append(conf >= threshold)
+            else:
+                characters.append(CharacterResult(step.char, box, float(math.exp(-step.cost)), []))
+                tokens.append(Token(step.char))
+        return characters, tokens, ok
+
+
+def read_field(image: np.ndarray, kind: FieldKind, name: str = "", reader: FieldReader | None = None) -> FieldResult:
+    """Convenience: read one crop with a (new, or given) reader. Flows should keep one reader and call read_many."""
+    return (reader or FieldReader()).read(image, kind, name)

@@ -1,0 +1,100 @@
+"""Remove printed box lines and handwritten underlines without cutting the digits that cross them.
+
+A rule is a long, thin run of ink: horizontally at least ``min_share`` of the crop width, vertically nearly the
+crop height. Its pixels are erased except where a stroke continues on both sides of the rule (a digit crossing
+it), so a '7' written through an underline keeps its stem. A full-height vertical rule in the left part of the
+crop is a pre-printed partition (the currency-sign cell of a cheque's amount box): what lies left of it is
+printed matter and is dropped too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class LineRemoval:
+    """The cleaned ink mask and the mask of the rule pixels that were taken out (for debugging and tests)."""
+
+    ink: np.ndarray
+    lines: np.ndarray
+
+
+def _rule_mask(ink: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    u8 = ink.astype(np.uint8)
+    # close small gaps in a scanned rule before looking for long runs
+    gap = (5, 1) if horizontal else (1, 5)
+    closed = cv2.morphologyEx(u8, cv2.MORPH_CLOSE, np.ones(gap[::-1], np.uint8))
+    kernel = np.ones((1, length), np.uint8) if horizontal else np.ones((length, 1), np.uint8)
+    opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel)
+    # a rule's pixels are the original ink under the opened runs, grown by one pixel across the rule
+    grow = np.ones((3, 1), np.uint8) if horizontal else np.ones((1, 3), np.uint8)
+    return (cv2.dilate(opened, grow) > 0) & ink
+
+
+def _keep_crossings(ink: np.ndarray, rule: np.ndarray, horizontal: bool, reach: int) -> np.ndarray:
+    """Rule pixels to keep: those with stroke ink just beyond the rule on both sides."""
+    r = rule if horizontal else rule.T
+    k = ink if horizontal else ink.T
+    other = k & ~r
+    h = r.shape[0]
+    keep = np.zeros_like(r)
+    ys, xs = np.nonzero(r)
+    if ys.size == 0:
+        return keep if horizontal else keep.T
+    # column-wise extent of the rule
+    for x in np.unique(xs):
+        col = r[:, x]
+        rows = np.nonzero(col)[0]
+        top, bottom = rows.min(), rows.max()
+        above = other[max(0, top - reach) : top, x].any()
+        below = other[bottom + 1 : min(h, bottom + 1 + reach), x].any()
+        if above and below:
+            keep[top : bottom + 1, x] = col[top : bottom + 1]
+    return keep if horizontal else keep.T
+
+
+def _writing_height(ink: np.ndarray) -> float:
+    """Median height of the substantial ink pieces (the rules themselves are few and do not move the median)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return 0.0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    heights = stats[1:, cv2.CC_STAT_HEIGHT][areas >= 0.02 * areas.sum()]
+    return float(np.median(heights)) if heights.size else 0.0
+
+
+def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float = 0.85) -> LineRemoval:
+    """Erase horizontal rules at least ``min_share`` of the width long and vertical rules ``vertical_share`` tall."""
+    h, w = ink.shape
+    ink = ink.copy()
+    removed = np.zeros_like(ink)
+    if not ink.any():
+        return LineRemoval(ink, removed)
+    reach = max(2, h // 25)
+    h_len = max(int(min_share * w), 3 * h // 2)
+    if h_len < w:
+        rule = _rule_mask(ink, h_len, horizontal=True)
+        if rule.any():
+            rule &= ~_keep_crossings(ink, rule, True, reach)
+            ink &= ~rule
+            removed |= rule
+    # a vertical rule must also be much taller than the writing, or a straight '1' in a tight crop would go
+    v_len = max(int(vertical_share * h), int(2.0 * _writing_height(ink)))
+    if 8 <= v_len <= h:
+        rule = _rule_mask(ink, v_len, horizontal=False)
+        if rule.any():
+            cols = np.nonzero(rule.any(axis=0))[0]
+            # only near-straight thin rules: a handwritten '1' is slanted or thicker than a printed line
+            rule &= ~_keep_crossings(ink, rule, False, reach)
+            ink &= ~rule
+            removed |= rule
+            left_rules = cols[cols < 0.35 * w]
+            if left_rules.size:
+                cut = int(left_rules.max()) + 1
+                removed[:, :cut] |= ink[:, :cut]
+                ink[:, :cut] = False
+    return LineRemoval(ink, removed)

@@ -1,0 +1,200 @@
+"""Recognition-driven segmentation: which groups of atoms are digits, chosen by the best path through a graph.
+
+As in LeCun et al. (1998), every run of up to ``max_atoms`` consecutive atoms is a candidate segment; the network
+reads all candidates of a field in one batch, and dynamic programming finds the cheapest way through the atoms,
+where a digit costs ``-log p`` plus shape penalties and a piece may instead be declared a separator or noise
+(:mod:`pipeline.segment.symbols`). Keeping the ``k`` best paths per node gives the runner-up readings, whose
+margin says how sure the segmentation is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from pipeline.segment.components import Piece, Scale
+from pipeline.segment.symbols import classify_symbol
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Costs of the path search, tuned on the ORAND-CAR-A train split (see benchmarks/eval_orand_fields.py)."""
+
+    max_atoms: int = 4  # atoms one digit may be made of
+    max_width: float = 1.5  # widest digit, in digit heights
+    digit_bias: float = 0.3  # cost added per digit: prefers fewer, whole digits over splinters
+    short_digit: float = 0.45  # digits shorter than this (in digit heights) are heavily penalised
+    max_gap: float = 0.35  # widest blank gap inside one digit, in digit heights
+    k_best: int = 6
+
+
+@dataclass
+class Segment:
+    """A run of atoms ``[start, stop)`` that may be one character, with its box and ink mask."""
+
+    start: int
+    stop: int
+    x: int
+    y: int
+    w: int
+    h: int
+    mask: np.ndarray = field(repr=False)
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.w, self.h)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One character on a path: a digit read by the network, or a symbol/noise told by geometry."""
+
+    segment: int  # index into the candidate segments
+    kind: str  # "digit" | "symbol"
+    char: str  # digit, symbol char, or "" for noise
+    cost: float
+
+
+@dataclass(frozen=True)
+class Path:
+    cost: float
+    steps: tuple[Step, ...]
+
+    @property
+    def digits(self) -> str:
+        return "".join(s.char for s in self.steps if s.kind == "digit")
+
+
+def _union(atoms: list[Piece], start: int, stop: int) -> Segment:
+    group = atoms[start:stop]
+    x0 = min(p.x for p in group)
+    y0 = min(p.y for p in group)
+    x1 = max(p.x1 for p in group)
+    y1 = max(p.y1 for p in group)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in group:
+        mask[p.y - y0 : p.y1 - y0, p.x - x0 : p.x1 - x0] |= p.mask
+    return Segment(start, stop, x0, y0, x1 - x0, y1 - y0, mask)
+
+
+def _max_gap(atoms: list[Piece], start: int, stop: int) -> float:
+    """Widest horizontal blank between the atoms of a run (0 when they overlap)."""
+    spans = sorted((p.x, p.x1) for p in atoms[start:stop])
+    reach = spans[0][1]
+    gap = 0
+    for a, b in spans[1:]:
+        gap = max(gap, a - reach)
+        reach = max(reach, b)
+    return float(max(gap, 0))
+
+
+def candidate_segments(atoms: list[Piece], scale: Scale, config: SearchConfig) -> list[Segment]:
+    """Every run of consecutive atoms narrow and tight enough to be one digit (single atoms always)."""
+    segments = []
+    H = scale.digit_height
+    for i in range(len(atoms)):
+        for j in range(i + 1, min(len(atoms), i + config.max_atoms) + 1):
+            if j - i > 1:
+                if _max_gap(atoms, i, j) > config.max_gap * H:
+                    break
+                seg = _union(atoms, i, j)
+                if seg.w > config.max_width * H:
+                    break
+            else:
+                seg = _union(atoms, i, j)
+            segments.append(seg)
+    return segments
+
+
+def render(segment: Segment, grey: np.ndarray | None = None, pad: int = 2) -> np.ndarray:
+    """The segment as a dark-ink uint8 image for the shared normalisation.
+
+    With the field's grey image, the segment's own pixels (grown by one) keep their scanned grey levels and
+    everything else becomes paper: anti-aliased strokes look like the training digits, which were cut from grey
+    scans (about 3 points more digits right on ORAND than a bare binary mask).
+    """
+    img = np.full((segment.h + 2 * pad, segment.w + 2 * pad), 255, np.uint8)
+    inner = img[pad : pad + segment.h, pad : pad + segment.w]
+    if grey is None:
+        inner[segment.mask] = 0
+        return img
+    near = cv2.dilate(segment.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    window = grey[segment.y : segment.y + segment.h, segment.x : segment.x + segment.w]
+    inner[near] = window[near]
+    return img
+
+
+def digit_penalty(segment: Segment, scale: Scale, config: SearchConfig) -> float:
+    """Shape cost of calling a segment a digit: too short, too wide, or loose pieces far apart."""
+    H = scale.digit_height
+    rh = segment.h / H
+    rw = segment.w / H
+    strokes = segment.h / scale.stroke  # a digit is several stroke widths tall; a dot or dash is not
+    cost = 0.0
+    if strokes < 3.0:
+        cost += 6.0 + 3.0 * (3.0 - strokes)
+    elif rh < config.short_digit:
+        cost += 1.0 + 10.0 * (config.short_digit - rh)
+    if rw > 1.0:
+        cost += 6.0 * (rw - 1.0)
+    if segment.stop - segment.start > 1:
+        cost += 0.1 * (segment.stop - segment.start - 1)
+    return cost
+
+
+def best_paths(
+    atoms: list[Piece],
+    segments: list[Segment],
+    probabilities: np.ndarray,
+    scale: Scale,
+    config: SearchConfig,
+) -> list[Path]:
+    """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string)."""
+    n = len(atoms)
+    by_start: dict[int, list[int]] = {}
+    for idx, seg in enumerate(segments):
+        by_start.setdefault(seg.start, []).append(idx)
+    digit_steps: dict[int, Step] = {}
+    for idx, seg in enumerate(segments):
+        probs = probabilities[idx]
+        label = int(np.argmax(probs))
+        cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + digit_penalty(seg, scale, config)
+        digit_steps[idx] = Step(idx, "digit", str(label), cost)
+    symbol_steps: dict[int, Step] = {}
+    for idx, seg in enumerate(segments):
+        if seg.stop - seg.start <= 2:
+            guess = classify_symbol(atoms[seg.start : seg.stop], scale)
+            symbol_steps[idx] = Step(idx, "symbol", guess.char, guess.cost)
+    beams: list[list[Path]] = [[] for _ in range(n + 1)]
+    beams[0] = [Path(0.0, ())]
+    for i in range(n):
+        beams[i] = _prune(beams[i], config.k_best)
+        if not beams[i]:
+            continue
+        for idx in by_start.get(i, []):
+            j = segments[idx].stop
+            boundary = atoms[i].cut_cost + (atoms[j].cut_cost if j < n else 0.0)
+            for step in (digit_steps[idx], symbol_steps.get(idx)):
+                if step is None:
+                    continue
+                for path in beams[i]:
+                    beams[j].append(Path(path.cost + step.cost + boundary / 2, (*path.steps, step)))
+    return _prune(beams[n], config.k_best)
+
+
+def _prune(paths: list[Path], k: int) -> list[Path]:
+    """Keep the cheapest path per distinct reading (digits and symbols), at most ``k`` of them."""
+    seen: set[tuple[str, ...]] = set()
+    kept = []
+    for path in sorted(paths, key=lambda p: p.cost):
+        key = tuple(s.char if s.kind == "digit" else f"s{s.char}" for s in path.steps)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(path)
+        if len(kept) == k:
+            break
+    return kept

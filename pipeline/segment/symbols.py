@@ -1,0 +1,80 @@
+"""Separators and symbols told from geometry alone: size and position against the digits' band and stroke width.
+
+LeNet-5 only knows digits, so the pieces around them (``. , - = / *``, specks, underline remnants) are judged by
+shape. Sizes are measured in stroke widths as well as digit heights: a full stop is a blob one or two strokes
+across whatever the writing size, a small digit ('o' written low) is several strokes tall. A full stop sits on
+the baseline, a comma reaches below it, a dash is flat near the middle, ``=`` is two dashes stacked, ``/`` a tall
+thin slanted stroke; flat strokes below the baseline are underline remnants (noise). Each guess carries a cost (a
+negative log-likelihood on the same footing as the network's) so the search can weigh "not a digit" against
+reading the piece as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.segment.components import Piece, Scale
+
+NOISE = ""
+
+
+@dataclass(frozen=True)
+class SymbolGuess:
+    """What a non-digit piece most likely is (``""`` for noise), and the cost of calling it non-digit at all."""
+
+    char: str
+    cost: float
+
+
+def slant(mask: np.ndarray) -> float:
+    """Slant of a stroke in degrees from vertical (positive leans right, as '/'), from second moments."""
+    ys, xs = np.nonzero(mask)
+    if ys.size < 3:
+        return 0.0
+    y = ys - ys.mean()
+    x = xs - xs.mean()
+    vy = float((y * y).mean())
+    if vy < 1e-6:
+        return 90.0
+    return float(np.degrees(np.arctan2(-float((x * y).mean()), vy)))
+
+
+def _flat(p: Piece, sw: float) -> bool:
+    return p.h <= 2.8 * sw and p.w >= 1.8 * p.h
+
+
+def classify_symbol(parts: list[Piece], scale: Scale) -> SymbolGuess:
+    """Guess the symbol made of one or two pieces (two only for ``=`` or ``:``-like marks)."""
+    sw = scale.stroke
+    big_h = scale.digit_height
+    x0 = min(p.x for p in parts)
+    y0 = min(p.y for p in parts)
+    x1 = max(p.x1 for p in parts)
+    y1 = max(p.y1 for p in parts)
+    w, h = x1 - x0, y1 - y0
+    cy = (y0 + y1) / 2
+    size = max(w, h) / sw  # in stroke widths
+    tall = h / sw
+    if len(parts) == 2:
+        a, b = sorted(parts, key=lambda p: p.y)
+        if _flat(a, sw) and _flat(b, sw) and h < 0.7 * big_h and b.y >= a.y1 - 1 and cy < scale.baseline:
+            return SymbolGuess("=", 0.3)
+        return SymbolGuess(NOISE, 1.0 + 1.0 * max(0.0, tall - 2.5))
+    p = parts[0]
+    if size <= 1.2:
+        return SymbolGuess(NOISE, 0.05)
+    if _flat(p, sw):
+        if cy > scale.baseline - 0.05 * big_h or cy < scale.top + 0.1 * big_h:
+            return SymbolGuess(NOISE, 0.3)  # underline or overline remnant
+        return SymbolGuess("-", 0.2)
+    if size <= 2.6 and h <= 0.45 * big_h:
+        if cy >= scale.middle:
+            return SymbolGuess(".", 0.2)
+        return SymbolGuess(NOISE, 0.5)
+    if tall <= 4.5 and w <= 2.6 * sw and h > w and cy >= scale.middle:
+        return SymbolGuess(",", 0.4)
+    if h >= 0.5 * big_h and w <= 0.7 * big_h and slant(p.mask) > 25:
+        return SymbolGuess("/", 1.5)
+    return SymbolGuess(NOISE, 1.0 + 1.0 * max(0.0, tall - 2.5))
