@@ -83,3 +83,23 @@ def test_amount_formats_give_their_values():
     assert random_date(rng, boxed=True).text.isdigit()
     z = random_zip(rng, plus4=True)
     assert len(z.value) == 10 and z.value[5] == "-" and len(z.digits) == 9
+
+
+def test_touching_digits_really_touch(source):
+    """A pair marked as touching shares one connected ink component; the boxes still hold one digit each."""
+    import cv2
+
+    rng = np.random.default_rng(8)
+    pairs = 0
+    for _ in range(20):
+        writer = random_writer(rng, 300)
+        writer = type(writer)(**{**writer.__dict__, "touching": 1.0, "broken": 0.0})
+        written = compose("4823", writer, rng, source)
+        _, labels = cv2.connectedComponents((written.alpha >= 0.5).astype(np.uint8))
+        for i in written.notes["touching_after"]:
+            a, b = written.chars[i]["bbox"], written.chars[i + 1]["bbox"]
+            left = set(np.unique(labels[a[1] : a[3], a[0] : a[2]])) - {0}
+            right = set(np.unique(labels[b[1] : b[3], b[0] : b[2]])) - {0}
+            assert left & right
+            pairs += 1
+    assert pairs > 30

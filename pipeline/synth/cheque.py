@@ -189,7 +189,7 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, recor
     # handwriting: the courtesy amount first (its truth), then the words (no truth)
     inner_w = page.px(box_x1 - box_x0) - page.px(0.12)
     inner_h = int(page.px(box_h) * 1.5) if place != "payee-underline" else page.px(0.5)
-    writer, written = _fit(amount, lambda s: random_writer(rng, dpi, s, pen), rng, source, inner_w, inner_h)
+    writer, written = _fit(amount, lambda s: random_writer(rng, dpi, 1.15 * s, pen), rng, source, inner_w, inner_h)
     box = ink_box(written.alpha)
     slack = max(0, inner_w - (box[2] - box[0]))
     ax = page.px(box_x0) + page.px(0.06) - box[0] + int(slack * rng.uniform(0.0, 0.7))
@@ -200,7 +200,7 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, recor
         field_truth("amount", amount, chars, writer, written, place=place, currency_sign=printed_sign and sign)
     )
 
-    xh = page.px(rng.uniform(0.06, 0.085))
+    xh = page.px(rng.uniform(0.05, 0.075))
     pen_px = max(2, writer.pen - 1)
     word_ink = writer.ink
     for y_in, x_in, end_in, words, sig in [

@@ -15,7 +15,7 @@ from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.mnist import load_mnist
 from pipeline.data.usps import load_usps
 
-INK_LEVEL = 48  # grey level (0..255, ink bright) above which a pixel counts as ink when cropping
+INK_LEVEL = 96  # grey level (0..255, ink bright) above which a pixel counts as ink when cropping (faint halo ignored)
 
 
 @dataclass

@@ -59,7 +59,7 @@ def random_writer(rng: np.random.Generator, dpi: int, size: float = 1.0, pen_nam
     return WriterStyle(
         height=max(14, height),
         slant=float(np.tan(np.radians(rng.uniform(-8, 25)))),
-        stroke=float(rng.uniform(0.38, 0.65)),
+        stroke=float(rng.uniform(0.38, 0.56)),
         pen=pen,
         spacing=float(rng.uniform(-0.02, 0.28)),
         width=float(rng.uniform(0.85, 1.2)),
@@ -209,6 +209,26 @@ def make_glyph(
     return symbol_glyph(char, height, style, rng, scale)
 
 
+def _touch_shift(prev: tuple[Glyph, int, int], cur: tuple[Glyph, int, int], overlap: int) -> int | None:
+    """How far to move ``cur`` left so its ink meets ``prev``'s ink (overlapping by ``overlap`` px) on some row."""
+    pg, px, py = prev
+    cg, cx, cy = cur
+    p_top, c_top = py - pg.baseline, cy - cg.baseline
+    top = max(p_top, c_top)
+    bottom = min(p_top + pg.alpha.shape[0], c_top + cg.alpha.shape[0])
+    if bottom <= top:
+        return None
+    p_ink = pg.alpha[top - p_top : bottom - p_top] >= 0.5
+    c_ink = cg.alpha[top - c_top : bottom - c_top] >= 0.5
+    rows = p_ink.any(1) & c_ink.any(1)
+    if not rows.any():
+        return None
+    right = px + (p_ink.shape[1] - 1 - np.argmax(p_ink[:, ::-1], axis=1))
+    left = cx + np.argmax(c_ink, axis=1)
+    gap = int((left - right)[rows].min())
+    return gap + overlap - 1
+
+
 def compose(
     text: str,
     style: WriterStyle,
@@ -233,12 +253,15 @@ def compose(
         gap = style.spacing * h
         if char in ",.":
             gap = 0.06 * h
-        if i > 0 and text[i - 1].isdigit() and char.isdigit() and rng.random() < style.touching:
-            gap = -rng.uniform(0.04, 0.12) * h
-            touching.append(i - 1)
+        touch = i > 0 and text[i - 1].isdigit() and char.isdigit() and bool(glyphs) and rng.random() < style.touching
         gx = x if prev_box_right is None else int(prev_box_right + gap - box[0])
         lift = (0.42 * h) if small else 0.0
         gy = round(frame_base - lift + rng.normal(0, style.baseline_jitter * h))
+        if touch:
+            shift = _touch_shift(glyphs[-1], (g, gx, gy), overlap=max(1, style.pen // 2))
+            if shift is not None:
+                gx -= shift
+                touching.append(i - 1)
         glyphs.append((g, gx, gy))
         if g.broken:
             broken.append(i)
@@ -280,16 +303,22 @@ def scribble(
     amp_scale = 1.6 if signature else 1.0
     for w in range(words):
         letters = int(rng.integers(2, 6) if signature else rng.integers(3, 9))
-        advance = xheight * rng.uniform(0.75, 1.05) * (1.3 if signature else 1.0)
+        advance = xheight * rng.uniform(0.7, 1.0) * (1.3 if signature else 1.0)
         a = advance / (2 * np.pi)
-        b = a * rng.uniform(1.2, 2.2)
-        tops = xheight * amp_scale * np.where(rng.random(letters) < 0.22, rng.uniform(1.8, 2.4, letters), 1.0)
+        # per letter: a loop (e, l), an arch (n, m) or a flat joint (u, i), with ascenders and descenders
+        kinds = rng.choice(3, letters, p=[0.45, 0.35, 0.2])
+        b_letter = a * np.choose(kinds, [rng.uniform(1.3, 2.1, letters), rng.uniform(0.3, 0.8, letters),
+                                         rng.uniform(0.0, 0.3, letters)])  # fmt: skip
+        tops = xheight * amp_scale * rng.uniform(0.8, 1.1, letters)
+        tall = rng.random(letters) < 0.22
+        tops[tall] = xheight * amp_scale * rng.uniform(1.8, 2.4, int(tall.sum()))
         if w == 0 or rng.random() < 0.3:
             tops[0] = xheight * amp_scale * rng.uniform(1.9, 2.6)
+            b_letter[0] = a * 1.8
         bottoms = np.where(rng.random(letters) < 0.12, -xheight * rng.uniform(0.8, 1.2, letters), 0.0)
         t = np.linspace(0, 2 * np.pi * letters, 24 * letters)
         idx = np.minimum((t / (2 * np.pi)).astype(int), letters - 1)
-        y_top, y_bot = tops[idx], bottoms[idx]
+        y_top, y_bot, b = tops[idx], bottoms[idx], b_letter[idx]
         xs = x + a * t - b * np.sin(t)
         ys = y_bot + (y_top - y_bot) * (0.5 - 0.5 * np.cos(t))
         if xs[-1] > max_width - xheight and w > 0:

@@ -27,6 +27,7 @@ class ScanSettings:
     noise_sigma: float
     jpeg_history: int  # quality of an earlier JPEG round trip (0: none)
     threshold_c: int  # bitonal: offset of the adaptive threshold
+    dropout: int  # bitonal: grey level above which nothing turns black (drops pale security backgrounds)
 
     def as_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -39,7 +40,7 @@ def random_scan(rng: np.random.Generator, mode: str, clean: bool = False, lossle
     so that such files stay a reasonable size.
     """
     if clean:
-        return ScanSettings(mode, 0.0, 0.0, 255, 1.0, 0.0, 0.0, 0, 18)
+        return ScanSettings(mode, 0.0, 0.0, 255, 1.0, 0.0, 0.0, 0, 18, 150)
     skewed = rng.random() < 0.8
     return ScanSettings(
         mode=mode,
@@ -51,6 +52,7 @@ def random_scan(rng: np.random.Generator, mode: str, clean: bool = False, lossle
         noise_sigma=float(rng.uniform(0.0, 1.2) if lossless else rng.uniform(1.0, 6.0)),
         jpeg_history=int(rng.choice([0, int(rng.integers(55, 90))], p=[0.7, 0.3])),
         threshold_c=int(rng.integers(12, 26)),
+        dropout=int(rng.integers(125, 185)),
     )
 
 
@@ -98,8 +100,9 @@ def scan(
         image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if settings.mode == "bitonal":
         block = int(dpi * 0.2) | 1
-        image = cv2.adaptiveThreshold(image, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block,
-                                      settings.threshold_c) > 0  # fmt: skip
+        local = cv2.adaptiveThreshold(image, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block,
+                                      settings.threshold_c)  # fmt: skip
+        image = (local > 0) | (image > settings.dropout)  # True is white
     return image, matrix
 
 
