@@ -157,3 +157,15 @@ def test_cli_samples(tmp_path):
     assert Image.open(tmp_path / "sheet.png").size[0] > 0
     run = CliRunner().invoke(main, ["samples", "--out", str(tmp_path), "--formats", "gif", "--no-progress"])
     assert run.exit_code == 2
+
+
+@pytest.mark.data
+def test_data_directory_adds_usps_test_digits(tmp_path, real_data_dir):
+    """With the data directory, handwriting comes from MNIST test + USPS test (never a train split)."""
+    generate_samples(tmp_path, 6, 6, seed=0, data_dir=real_data_dir)
+    records = _truth(tmp_path)
+    assert {r["digit_source"] for r in records} == {"mnist-test+usps-test"}
+    origins = {
+        c["source"].split("/")[0] for r in records for f in r["fields"] for c in f["characters"] if "source" in c
+    }
+    assert origins <= {"mnist-test", "usps-test"} and "mnist-test" in origins

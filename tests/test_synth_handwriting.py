@@ -48,6 +48,7 @@ def test_raised_cents_are_small_and_high(source):
     cents_h = np.mean([b[3] - b[1] for b in boxes[3:]])
     assert cents_h < 0.8 * main_h
     assert max(b[3] for b in boxes[3:]) < max(b[3] for b in boxes[:3])  # cents end above the baseline
+    assert [c["raised"] for c in written.chars] == [False, False, False, True, True]
 
 
 def test_one_writer_keeps_one_size(source):

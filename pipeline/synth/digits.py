@@ -36,10 +36,10 @@ class DigitSource:
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
+    """The digit's ink box, scaled so its darkest ink is 1.0 (USPS digits come in many ink strengths)."""
     ys, xs = np.nonzero(image > INK_LEVEL)
-    if len(ys) == 0:
-        return image.astype(np.float32) / 255.0
-    return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
+    crop = image if len(ys) == 0 else image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return crop.astype(np.float32) / max(1.0, float(crop.max()))
 
 
 def _build(name: str, parts: list[tuple[str, np.ndarray, np.ndarray, list[int] | None]]) -> DigitSource:

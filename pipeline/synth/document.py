@@ -32,6 +32,8 @@ def field_truth(name: str, ftext: FieldText, chars: list[dict], writer: WriterSt
         entry = {"char": c["char"], "bbox": [int(v) for v in c["bbox"]]}
         if c.get("source"):
             entry["source"] = c["source"]
+        if c.get("raised"):
+            entry["raised"] = True  # small raised cents
         characters.append(entry)
     field_style = {**ftext.style, **style, "writer": writer.as_dict()}
     if written is not None:

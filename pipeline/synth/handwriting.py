@@ -243,6 +243,7 @@ def compose(
     frame_base = 2 * h
     x = style.pen + 4
     touching, broken = [], []
+    small_flags: list[bool] = []
     prev_box_right = None
     for i, char in enumerate(text):
         small = i in raised
@@ -263,6 +264,7 @@ def compose(
                 gx -= shift
                 touching.append(i - 1)
         glyphs.append((g, gx, gy))
+        small_flags.append(small)
         if g.broken:
             broken.append(i)
         prev_box_right = gx + box[2]
@@ -275,12 +277,13 @@ def compose(
     pad = style.pen + 4
     canvas = np.zeros((bottom - top + 2 * pad, right - left + 2 * pad), np.float32)
     chars = []
-    for g, gx, gy in glyphs:
+    for (g, gx, gy), small in zip(glyphs, small_flags, strict=True):
         ox, oy = gx - left + pad, gy - g.baseline - top + pad
         region = canvas[oy : oy + g.alpha.shape[0], ox : ox + g.alpha.shape[1]]
         np.maximum(region, g.alpha, out=region)
         bx0, by0, bx1, by1 = ink_box(g.alpha)
-        chars.append({"char": g.char, "bbox": [ox + bx0, oy + by0, ox + bx1, oy + by1], "source": g.source})
+        chars.append({"char": g.char, "bbox": [ox + bx0, oy + by0, ox + bx1, oy + by1], "source": g.source,
+                      "raised": small})  # fmt: skip
     if underline_raised and raised:
         boxes = [c["bbox"] for c, (g, _, _) in zip(chars, glyphs, strict=True) if g.char.isdigit()][-len(raised) :]
         ux0, ux1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
