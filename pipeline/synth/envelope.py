@@ -172,6 +172,7 @@ def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, rec
     extra = bool(rng.random() < 0.3)
     boxes = bool(rng.random() < 0.2)
     lines = ["name", *(["extra"] if extra else []), "street", "city"]
+    y0 = min(y0, h_in - 0.6 - (len(lines) - 1) * spacing)  # keep the last line clear of the sorter's barcode
     fields = []
     for k, line in enumerate(lines):
         base = page.px(y0 + k * spacing) + int(rng.integers(-3, 4))
