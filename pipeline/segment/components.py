@@ -22,6 +22,7 @@ class Piece:
     h: int
     mask: np.ndarray  # (h, w) bool
     cut_cost: float = 0.0  # cost of a character boundary on this piece's left edge (>0 when cut from a piece)
+    fragment: bool = False  # cut out of a larger connected piece (so it cannot be a separator on its own)
 
     @property
     def area(self) -> int:

@@ -79,6 +79,7 @@ class ReaderConfig:
 
     search: SearchConfig = field(default_factory=SearchConfig)
     min_segmentation: float = 0.9  # posterior of the best digit string among the k best, needed to accept
+    max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
     raised_shift: float = 0.25  # a digit whose bottom is this far (digit heights) above the baseline is raised
 
 
@@ -176,11 +177,22 @@ class FieldReader:
         else:
             parsed = parse_amount([t for t in tokens if t.char.isdigit()])
             parsed = type(parsed)(parsed.digits, parsed.digits, parsed.text, True)
+        # ink the size of a digit that the best path calls a symbol or noise is a digit we may have missed
+        unexplained = [
+            item.segments[st.segment].bbox
+            for st in steps
+            if st.kind == "symbol"
+            and st.char != "/"
+            and item.segments[st.segment].h >= self.config.max_unread * scale.digit_height
+            and item.segments[st.segment].h >= 3.0 * scale.stroke
+        ]
         digit_conf = [c.confidence for c in characters if c.char.isdigit()]
         confidence = float(np.prod(digit_conf)) * posterior if digit_conf else 0.0
         reason, detail = None, ""
         if not parsed.ok:
             reason, detail = "bad_syntax", parsed.problem
+        elif unexplained:
+            reason, detail = "segmentation_ambiguous", f"digit-sized ink left unread at {unexplained[0]}"
         elif not all(char_ok):
             reason = "low_confidence"
             detail = f"{sum(not ok for ok in char_ok)} digit(s) below the threshold {self.classifier.threshold:.3f}"

@@ -28,24 +28,22 @@ def candidate_cuts(piece: Piece, scale: Scale, min_part: float = 0.25) -> list[i
     top = np.where(has, np.where(mask, rows, piece.h).min(axis=0), piece.h).astype(float)
     bottom = np.where(has, np.where(mask, rows, -1).max(axis=0), -1).astype(float)
     margin = max(2, int(min_part * h))
-    scores: dict[int, float] = {}
     inner = cols[margin : piece.w - margin]
     if inner.size == 0:
         return []
+    half = max(1, margin // 2)
     smooth = np.convolve(proj, np.ones(3) / 3, mode="same")
+    candidates: set[int] = set()
     for x in inner:
-        left, right = smooth[max(0, x - margin // 2) : x], smooth[x + 1 : x + 1 + margin // 2]
-        if left.size and right.size and smooth[x] <= left.min() and smooth[x] <= right.min():
-            scores[x] = min(scores.get(x, 1e9), smooth[x] / max(scale.stroke, 1.0))
-    # upper contour valleys (top goes down = larger y) and lower contour peaks
-    for profile, sign in ((top, 1.0), (bottom, -1.0)):
-        p = sign * profile
-        for x in inner:
-            left, right = p[max(0, x - margin // 2) : x], p[x + 1 : x + 1 + margin // 2]
-            if not (left.size and right.size):
-                continue
-            if p[x] >= left.max() and p[x] >= right.max() and p[x] > min(left.min(), right.min()) + 1:
-                scores[x] = min(scores.get(x, 1e9), proj[x] / max(scale.stroke, 1.0) + 0.5)
+        lo, hi = max(0, x - half), min(piece.w, x + half + 1)
+        if smooth[x] <= smooth[lo:hi].min():
+            candidates.add(int(x))  # projection minimum
+        if top[x] >= top[lo:hi].max() and top[x] > top[lo:hi].min() + 1:
+            candidates.add(int(x))  # valley of the upper contour
+        if bottom[x] <= bottom[lo:hi].min() and bottom[x] < bottom[lo:hi].max() - 1:
+            candidates.add(int(x))  # valley of the lower contour (seen from below)
+    # rank by how cheap the cut is: one thin stroke crossed beats two strokes (the inside of a '0')
+    scores = {x: cut_cost(mask[:, x], scale.stroke) for x in candidates}
     # keep the best cut in each neighbourhood, at most as many cuts as the piece could hold digits
     chosen: list[int] = []
     for x in sorted(scores, key=lambda c: scores[c]):
@@ -83,7 +81,9 @@ def split_piece(piece: Piece, cuts: list[int], stroke: float = 2.0) -> list[Piec
         xs = np.nonzero(sub.any(axis=0))[0]
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         cost = cut_cost(piece.mask[:, a], stroke) if atoms else piece.cut_cost
-        atoms.append(Piece(piece.x + a + x0, piece.y + y0, x1 - x0, y1 - y0, sub[y0:y1, x0:x1], cost))
+        atoms.append(Piece(piece.x + a + x0, piece.y + y0, x1 - x0, y1 - y0, sub[y0:y1, x0:x1], cost, True))
+    if len(atoms) == 1:
+        atoms[0] = piece
     return atoms
 
 

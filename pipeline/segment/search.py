@@ -9,6 +9,7 @@ margin says how sure the segmentation is.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -127,8 +128,13 @@ def render(segment: Segment, grey: np.ndarray | None = None, pad: int = 2) -> np
     return img
 
 
-def digit_penalty(segment: Segment, scale: Scale, config: SearchConfig) -> float:
-    """Shape cost of calling a segment a digit: too short, too wide, or loose pieces far apart."""
+def digit_penalty(segment: Segment, atoms: list[Piece], scale: Scale, config: SearchConfig) -> float:
+    """Shape cost of calling a segment a digit.
+
+    Too few stroke widths tall (a dot, a dash), small and low in the band (a full stop or comma; small digits are
+    only ever raised cents), too wide, or two whole digit-sized pieces side by side (two digits, not one broken
+    digit: a broken digit is one substantial piece plus fragments, or pieces stacked over each other).
+    """
     H = scale.digit_height
     rh = segment.h / H
     rw = segment.w / H
@@ -137,11 +143,22 @@ def digit_penalty(segment: Segment, scale: Scale, config: SearchConfig) -> float
     if strokes < 3.0:
         cost += 6.0 + 3.0 * (3.0 - strokes)
     elif rh < config.short_digit:
-        cost += 1.0 + 10.0 * (config.short_digit - rh)
+        raised = segment.y + segment.h < scale.middle + 0.1 * H
+        low = segment.y > scale.middle - 0.05 * H
+        cost += (4.0 if low else 0.5 if raised else 1.5) + 10.0 * (config.short_digit - rh)
     if rw > 1.0:
         cost += 6.0 * (rw - 1.0)
-    if segment.stop - segment.start > 1:
-        cost += 0.1 * (segment.stop - segment.start - 1)
+    group = atoms[segment.start : segment.stop]
+    if len(group) > 1:
+        cost += 0.1 * (len(group) - 1)
+        if max(p.h for p in group) < 0.5 * H:
+            cost += 3.0  # only small bits: separators next to each other, not a digit
+        for a, b in itertools.combinations(group, 2):
+            if b.cut_cost > 0 or a.cut_cost > 0:
+                continue  # pieces of one cut component: the cut cost already speaks
+            overlap = min(a.x1, b.x1) - max(a.x, b.x)
+            if a.h >= 0.6 * H and b.h >= 0.6 * H and overlap < 0.3 * min(a.w, b.w):
+                cost += 3.0
     return cost
 
 
@@ -161,7 +178,7 @@ def best_paths(
     for idx, seg in enumerate(segments):
         probs = probabilities[idx]
         label = int(np.argmax(probs))
-        cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + digit_penalty(seg, scale, config)
+        cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + digit_penalty(seg, atoms, scale, config)
         digit_steps[idx] = Step(idx, "digit", str(label), cost)
     symbol_steps: dict[int, Step] = {}
     for idx, seg in enumerate(segments):

@@ -63,15 +63,21 @@ def classify_symbol(parts: list[Piece], scale: Scale) -> SymbolGuess:
             return SymbolGuess("=", 0.3)
         return SymbolGuess(NOISE, 1.0 + 1.0 * max(0.0, tall - 2.5))
     p = parts[0]
+    if p.fragment:
+        # a bit cut off a larger piece: a digit's tail or a remnant of an underline, never a separator
+        return SymbolGuess(NOISE, 0.3 + 0.5 * max(0.0, tall - 2.0))
     if size <= 1.2:
         return SymbolGuess(NOISE, 0.05)
-    if _flat(p, sw):
+    if _flat(p, sw) and w >= 0.3 * big_h:
         if cy > scale.baseline - 0.05 * big_h or cy < scale.top + 0.1 * big_h:
             return SymbolGuess(NOISE, 0.3)  # underline or overline remnant
         return SymbolGuess("-", 0.2)
-    if size <= 2.6 and h <= 0.45 * big_h:
-        if cy >= scale.middle:
+    low = y0 >= scale.middle - 0.05 * big_h  # wholly in the lower half of the band
+    if h <= 0.45 * big_h and w <= 0.5 * big_h and (size <= 2.6 or low):
+        if low and (h <= 1.6 * w or y1 <= scale.baseline + 0.1 * big_h):
             return SymbolGuess(".", 0.2)
+        if low:
+            return SymbolGuess(",", 0.3)
         return SymbolGuess(NOISE, 0.5)
     if tall <= 4.5 and w <= 2.6 * sw and h > w and cy >= scale.middle:
         return SymbolGuess(",", 0.4)
