@@ -72,18 +72,22 @@ def test_truth_records(batch):
 def test_boxes_sit_on_the_ink(kind, mode):
     """Every character box holds ink of its field, and (almost) all field ink lies inside the boxes."""
     source = load_digit_source()
-    for index in range(3):
+    for index in range(6):
         made = make_document(kind, index, 3, mode, source, record=True)
         h, w = made.image.shape[:2]
         mask = cv2.warpAffine(made.rendered.field_mask, made.matrix, (w, h)) >= ALPHA_INK
-        covered = np.zeros_like(mask)
+        in_chars, in_fields = np.zeros_like(mask), np.zeros_like(mask)
         for f in made.fields:
             for c in f["characters"]:
                 x0, y0, x1, y1 = c["bbox"]
                 assert mask[y0:y1, x0:x1].any(), (kind, index, c)
-                covered[y0:y1, x0:x1] = True
-        outside = np.count_nonzero(mask & ~covered)
-        assert outside <= 0.01 * np.count_nonzero(mask) + 5  # the underline of raised cents is not a character
+                in_chars[y0:y1, x0:x1] = True
+            x0, y0, x1, y1 = f["bbox"]
+            in_fields[y0:y1, x0:x1] = True
+        total = np.count_nonzero(mask)
+        assert np.count_nonzero(mask & ~in_fields) <= 0.002 * total + 3  # (rounding at the edge of the warp)
+        if not any(f["style"].get("underlined_cents") for f in made.fields):
+            assert np.count_nonzero(mask & ~in_chars) <= 0.002 * total + 3  # an underline is not a character
 
 
 def test_scanned_ink_is_dark_in_the_boxes():

@@ -70,7 +70,7 @@ def random_amount(rng: np.random.Generator, fmt: str | None = None) -> FieldText
     weights = np.array([AMOUNT_FORMATS[n][0] for n in names])
     fmt = fmt or str(rng.choice(names, p=weights / weights.sum()))
     cents = int(rng.integers(0, 100)) if rng.random() < 0.7 else 0
-    whole = _log_uniform(rng, 1, 25000)
+    whole = _log_uniform(rng, 5, 25000)
     raised: frozenset[int] = frozenset()
     underline = False
     if fmt == "us_comma":
@@ -94,10 +94,10 @@ def random_amount(rng: np.random.Generator, fmt: str | None = None) -> FieldText
     elif fmt == "zero_cents":
         text = f"{group_us(whole) if rng.random() < 0.5 else whole}.00"
     elif fmt == "uruguay":
-        whole = _log_uniform(rng, 100, 999999)
+        whole = _log_uniform(rng, 1000, 999999)
         text = f"{whole:,}".replace(",", ".") + ".-"
     elif fmt == "india":
-        whole = _log_uniform(rng, 500, 9999999) // 10 * 10
+        whole = _log_uniform(rng, 1000, 9999999) // 10 * 10
         text = group_india(whole) + ("/-" if rng.random() < 0.75 else ".00")
     else:
         raise ValueError(f"unknown amount format {fmt!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.synth import names
-from pipeline.synth.amounts import random_amount, random_date
+from pipeline.synth.amounts import AMOUNT_FORMATS, random_amount, random_date
 from pipeline.synth.digits import DigitSource
 from pipeline.synth.document import Rendered, field_truth, single
 from pipeline.synth.handwriting import ALPHA_INK, compose, ink_box, make_glyph, random_writer, scribble
@@ -45,8 +45,14 @@ def _fit(text_field, writer_fn, rng, source, max_w: int, max_h: int):
     return writer, written
 
 
-def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False) -> Rendered:
-    """Draw one cheque at ``dpi`` with its handwritten date and courtesy amount; returns pixels and truth."""
+def render_cheque(
+    rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False, cover: int | None = None
+) -> Rendered:
+    """Draw one cheque at ``dpi`` with its handwritten date and courtesy amount; returns pixels and truth.
+
+    ``cover`` (0, 1, 2, ...) forces the amount format and place in turn, so the first cheques of a batch show
+    every style; None (and any value past the list) draws them at their usual frequencies.
+    """
     size_name = str(rng.choice(list(SIZES), p=[0.45, 0.15, 0.25, 0.15]))
     w_in, h_in = SIZES[size_name]
     business = size_name.startswith("business")
@@ -96,6 +102,8 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, recor
     fields = []
 
     place = str(rng.choice(AMOUNT_PLACES, p=[0.45, 0.15, 0.15, 0.15, 0.1]))
+    if cover is not None and cover < len(AMOUNT_FORMATS):
+        place = AMOUNT_PLACES[cover % len(AMOUNT_PLACES)]
 
     # date: on a line, or in printed boxes (DDMMYYYY)
     date_boxed = bool(rng.random() < 0.3) and place != "upper-right-box"
@@ -136,7 +144,8 @@ def render_cheque(rng: np.random.Generator, source: DigitSource, dpi: int, recor
     # payee line, amount place, legal amount line
     payee_y = h_in * rng.uniform(0.45, 0.5)
     legal_y = payee_y + h_in * rng.uniform(0.15, 0.19)
-    amount = random_amount(rng)
+    forced = list(AMOUNT_FORMATS)[cover] if cover is not None and cover < len(AMOUNT_FORMATS) else None
+    amount = random_amount(rng, forced)
     sign = "₹" if amount.style["format"] == "india" and rng.random() < 0.5 else "$"
     box_w = rng.uniform(1.35, 1.75) * (1.15 if business else 1.0)
     box_h = rng.uniform(0.28, 0.36)

@@ -26,7 +26,10 @@ class Rendered:
 
 def field_truth(name: str, ftext: FieldText, chars: list[dict], writer: WriterStyle, written: Written | None,
                 **style) -> dict:  # fmt: skip
-    """The truth record of one handwritten field (boxes ``[x0, y0, x1, y1)`` in page pixels)."""
+    """The truth record of one handwritten field (boxes ``[x0, y0, x1, y1)`` in page pixels).
+
+    The field box holds all of the field's ink (a cents underline too); character boxes hold one character each.
+    """
     characters = []
     for c in chars:
         entry = {"char": c["char"], "bbox": [int(v) for v in c["bbox"]]}
@@ -43,7 +46,7 @@ def field_truth(name: str, ftext: FieldText, chars: list[dict], writer: WriterSt
         "value": ftext.value,
         "digits": ftext.digits,
         "text": ftext.text,
-        "bbox": union_box([c["bbox"] for c in characters]),
+        "bbox": union_box([c["bbox"] for c in characters] + ([written.ink_bbox()] if written is not None else [])),
         "characters": characters,
         "style": field_style,
     }

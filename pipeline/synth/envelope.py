@@ -115,8 +115,14 @@ def _barcode(page: Page, rng: np.random.Generator, x: float, y: float) -> None:
         page.rect(x + k * pitch, top, x + k * pitch + bw, bottom, fill=(25, 25, 25), width_pt=0.1)
 
 
-def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False) -> Rendered:
-    """Draw one envelope front at ``dpi`` with its handwritten house number and ZIP; returns pixels and truth."""
+def render_envelope(
+    rng: np.random.Generator, source: DigitSource, dpi: int, record: bool = False, cover: int | None = None
+) -> Rendered:
+    """Draw one envelope front at ``dpi`` with its handwritten house number and ZIP; returns pixels and truth.
+
+    ``cover`` 0..3 forces, in turn, ZIP boxes, an extra address line, a ZIP+4 and a meter imprint, so that the
+    first envelopes of a batch show each; None draws them at their usual frequencies.
+    """
     size_name = str(rng.choice(list(SIZES), p=[0.45, 0.1, 0.15, 0.1, 0.1, 0.1]))
     w_in, h_in = SIZES[size_name]
     paper_name = str(rng.choice(list(PAPERS), p=[0.5, 0.15, 0.15, 0.1, 0.1]))
@@ -147,7 +153,7 @@ def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, rec
     printed["return_zip"] = ret_zip
 
     # postage: a stamp (with a postmark over it) or a meter imprint
-    if rng.random() < 0.7:
+    if rng.random() < 0.7 and cover != 3:
         sx = w_in - rng.uniform(1.05, 1.25)
         _stamp(page, rng, sx, rng.uniform(0.2, 0.3), bg)
         postage = "stamp"
@@ -169,8 +175,8 @@ def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, rec
     x0 = w_in * rng.uniform(0.3, 0.42)
     y0 = h_in * rng.uniform(0.48, 0.56)
     spacing = rng.uniform(0.3, 0.4)
-    extra = bool(rng.random() < 0.3)
-    boxes = bool(rng.random() < 0.2)
+    extra = bool(rng.random() < 0.3) or cover == 1
+    boxes = bool(rng.random() < 0.2) or cover == 0
     lines = ["name", *(["extra"] if extra else []), "street", "city"]
     y0 = min(y0, h_in - 0.6 - (len(lines) - 1) * spacing)  # keep the last line clear of the sorter's barcode
     fields = []
@@ -191,7 +197,7 @@ def render_envelope(rng: np.random.Generator, source: DigitSource, dpi: int, rec
             alpha = scribble(rng, page.px(2.2), xh, pen_px, writer_base.slant, int(rng.integers(2, 4)))
             page.ink(alpha, right + page.px(0.12), base - int(alpha.shape[0] * 0.72), writer_base.ink)
         else:
-            zip_field = random_zip(rng)
+            zip_field = random_zip(rng, True if cover == 2 else None)
             alpha = scribble(rng, page.px(1.6), xh, pen_px, writer_base.slant, int(rng.integers(1, 3)))
             page.ink(alpha, lx, base - int(alpha.shape[0] * 0.72), writer_base.ink)
             sx = lx + (ink_box(alpha) or (0, 0, alpha.shape[1], 0))[2] + page.px(0.15)

@@ -24,6 +24,7 @@ from pipeline.synth.writers import FORMATS, write_pages
 KIND_IDS = {"cheque": 1, "envelope": 2}
 FOLDERS = {"cheque": "cheques", "envelope": "envelopes"}
 RENDERERS = {"cheque": render_cheque, "envelope": render_envelope}
+COVERED_STYLES = {"cheque": 10, "envelope": 4}  # amount formats; ZIP boxes, extra line, ZIP+4, meter
 
 # (format, scan mode, weight): what a mixed batch of scans looks like; "tiff-multi" groups 2-3 documents per file.
 FORMAT_MIX = [
@@ -117,7 +118,14 @@ def make_document(
     rng = np.random.default_rng([seed, KIND_IDS[kind], index])
     high = rng.random() < (0.15 if lossless else 0.45)
     dpi = 300 if high and mode != "bitonal" else 200
-    rendered: Rendered = RENDERERS[kind](rng, source, dpi, record)
+    # the first documents of a batch take each forced style once, in an order set by the seed
+    n_cover = COVERED_STYLES[kind]
+    cover = (
+        int(np.random.default_rng([seed, KIND_IDS[kind], 0xC0]).permutation(n_cover)[index])
+        if index < n_cover
+        else None
+    )
+    rendered: Rendered = RENDERERS[kind](rng, source, dpi, record, cover)
     settings = random_scan(rng, mode, clean=clean, lossless=lossless)
     image, matrix = scan(rendered.image, settings, dpi, rng)
     h, w = image.shape[:2]

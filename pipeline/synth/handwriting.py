@@ -92,6 +92,15 @@ class Written:
     chars: list[dict]
     baseline: int
     notes: dict = field(default_factory=dict)
+    placed_at: tuple[int, int] = (0, 0)  # top-left on the page, set when the field is written there
+
+    def ink_bbox(self) -> list[int]:
+        """Box of all the field's ink on the page (characters plus strokes such as a cents underline)."""
+        box = ink_box(self.alpha)
+        if box is None:
+            return [0, 0, 0, 0]
+        x, y = self.placed_at
+        return [box[0] + x, box[1] + y, box[2] + x, box[3] + y]
 
 
 def _affine(glyph: np.ndarray, baseline: int, slant: float, angle: float) -> tuple[np.ndarray, int]:

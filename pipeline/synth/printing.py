@@ -116,6 +116,7 @@ class Page:
     def write(self, written: Written, left: int, baseline: int, color, strength: float = 1.0) -> list[dict]:
         """Put a composed field with its baseline at ``baseline``; returns its characters in page pixels."""
         top = baseline - written.baseline
+        written.placed_at = (left, top)
         self.ink(written.alpha, left, top, color, strength)
         if self.record_fields:
             self.field_ink.append((written.alpha, left, top))

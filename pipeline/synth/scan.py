@@ -89,8 +89,9 @@ def scan(
     if settings.blur_sigma > 0.2:
         image = cv2.GaussianBlur(image, (0, 0), settings.blur_sigma * dpi / 300)
     if settings.light_low < 0.999 or settings.noise_sigma > 0:
-        coarse = rng.uniform(settings.light_low, 1.0, (3, 4)).astype(np.float32)
-        light = cv2.resize(coarse, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+        # light falls off smoothly across the glass: a bilinear ramp between four corner levels
+        coarse = rng.uniform(settings.light_low, 1.0, (2, 2)).astype(np.float32)
+        light = cv2.resize(coarse, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
         noise = _noise(rng, out_h, out_w) * settings.noise_sigma
         if image.ndim == 3:
             light, noise = light[..., None], noise[..., None]
