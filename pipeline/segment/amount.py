@@ -2,8 +2,9 @@
 
 Conventions (shared with :func:`pipeline.values.normalise_amount`): a ``.`` or ``,`` followed by exactly two final
 digits, or two raised final digits, are the cents; every other ``.``/``,`` groups thousands, in groups of three
-(``1,234,567``, ``22.970``) or Indian style (``7,67,000``: threes at the end, twos before). Leading ``* $ #`` and
-endings ``.- = /- / .`` are decoration. The value is the integer without separators, plus ``.cc`` only when the
+(``1,234,567``, ``22.970``) or Indian style (``7,67,000``: threes at the end, twos before). Leading ``* $ # . ,``
+and endings ``.- = /- / .`` are decoration (a mark before the first digit is a stray, not a decimal point).
+The value is the integer without separators, plus ``.cc`` only when the
 cents are not zero: ``57``, ``57.00`` and ``57.-`` all give ``57``; ``1,234.56`` gives ``1234.56``.
 """
 
@@ -58,7 +59,7 @@ def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
     first = next(i for i, t in enumerate(tokens) if t.char.isdigit())
     last = max(i for i, t in enumerate(tokens) if t.char.isdigit())
     head, body, tail = tokens[:first], tokens[first : last + 1], tokens[last + 1 :]
-    if any(t.char not in _DECORATION for t in head):
+    if any(t.char not in _DECORATION | {".", ","} for t in head):
         return ParsedAmount(None, digits, text, False, "stray mark before the amount")
     if any(t.char not in _DECORATION | {".", ","} for t in tail):
         return ParsedAmount(None, digits, text, False, "stray mark after the amount")

@@ -23,7 +23,7 @@ from pipeline.segment.components import Piece, Scale, estimate_scale, find_piece
 from pipeline.segment.lines import remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
-from pipeline.segment.search import SearchConfig, Segment, best_paths, candidate_segments, render
+from pipeline.segment.search import Path, SearchConfig, Segment, best_paths, candidate_segments, render
 from pipeline.segment.symbols import slant
 from pipeline.segment.zipcode import parse_zip
 
@@ -78,6 +78,7 @@ class ReaderConfig:
     """Field-level decision settings; the search costs live in :class:`SearchConfig`."""
 
     search: SearchConfig = field(default_factory=SearchConfig)
+    temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
     min_segmentation: float = 0.9  # posterior of the best digit string among the k best, needed to accept
     max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
     raised_shift: float = 0.25  # a digit whose bottom is this far (digit heights) above the baseline is raised
@@ -157,19 +158,19 @@ class FieldReader:
         paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search)
         if not paths:
             return empty
+        if crop.kind == "amount":
+            paths = [Path(p.cost, tuple(self._slash_before_ending(list(p.steps), item.segments))) for p in paths]
         best = paths[0]
         if not best.digits:
             empty.detail = "no digit-like ink"
             return empty
         steps = list(best.steps)
-        if crop.kind == "amount":
-            steps = self._slash_before_ending(steps, item.segments)
         characters, tokens, char_ok = self._characters(steps, item, probs)
         # segmentation posterior: the best digit string against the runner-up strings among the k best paths
         seen: dict[str, float] = {}
         for p in paths:
             seen.setdefault(p.digits, p.cost)
-        posterior = 1.0 / sum(math.exp(-(c - best.cost)) for c in seen.values())
+        posterior = 1.0 / sum(math.exp(-(c - best.cost) / self.config.temperature) for c in seen.values())
         if crop.kind == "amount":
             parsed = parse_amount(tokens)
         elif crop.kind == "zip":

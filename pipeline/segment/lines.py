@@ -83,7 +83,7 @@ def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float 
             ink &= ~rule
             removed |= rule
     # a vertical rule must also be much taller than the writing, or a straight '1' in a tight crop would go
-    v_len = max(int(vertical_share * h), int(2.0 * _writing_height(ink)))
+    v_len = max(int(vertical_share * h), int(1.8 * _writing_height(ink)))
     if 8 <= v_len <= h:
         rule = _rule_mask(ink, v_len, horizontal=False)
         if rule.any():

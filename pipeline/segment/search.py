@@ -140,19 +140,34 @@ def digit_penalty(segment: Segment, atoms: list[Piece], scale: Scale, config: Se
     rw = segment.w / H
     strokes = segment.h / scale.stroke  # a digit is several stroke widths tall; a dot or dash is not
     cost = 0.0
+    low = segment.y > scale.middle - 0.05 * H  # wholly in the lower half: a full stop or a comma
     if strokes < 3.0:
         cost += 6.0 + 3.0 * (3.0 - strokes)
+    elif low and rh < 0.7:
+        cost += 5.0
     elif rh < config.short_digit:
         raised = segment.y + segment.h < scale.middle + 0.1 * H
-        low = segment.y > scale.middle - 0.05 * H
-        cost += (4.0 if low else 0.5 if raised else 1.5) + 10.0 * (config.short_digit - rh)
+        cost += (0.5 if raised else 1.5) + 10.0 * (config.short_digit - rh)
     if rw > 1.0:
         cost += 6.0 * (rw - 1.0)
     group = atoms[segment.start : segment.stop]
     if len(group) > 1:
         cost += 0.1 * (len(group) - 1)
-        if max(p.h for p in group) < 0.5 * H:
+        if max(p.h for p in group) < 0.5 * H and segment.h < 0.7 * H:
             cost += 3.0  # only small bits: separators next to each other, not a digit
+        for a in group:
+            if a.fragment:
+                continue
+            # a whole piece beside (not under or over) the rest: a separator glued onto a digit, or another digit
+            columns = np.zeros(segment.w, bool)
+            for b in group:
+                if b is not a:
+                    columns[b.x - segment.x : b.x1 - segment.x] |= b.mask.any(axis=0)
+            own = a.mask.any(axis=0)
+            shared = int((own & columns[a.x - segment.x : a.x1 - segment.x]).sum())
+            if shared < 0.5 * own.sum():
+                low = a.y > scale.middle - 0.05 * H
+                cost += 2.0 if (low or a.h < 0.5 * H) else 2.5 if a.h >= 0.6 * H else 1.0
         for a, b in itertools.combinations(group, 2):
             if b.cut_cost > 0 or a.cut_cost > 0:
                 continue  # pieces of one cut component: the cut cost already speaks

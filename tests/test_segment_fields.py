@@ -1,0 +1,281 @@
+"""Reading whole field crops built from real MNIST digits: touching, broken, underlined, boxed, raised cents,
+separators, skew, bitonal scans, empty fields. Bounds are loose on purpose: the shipped weights may change."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.data.bundled import MNIST_TEST_SUBSET
+from pipeline.data.mnist import load_mnist
+from pipeline.segment.field import FieldCrop, FieldReader, FieldResult
+
+PAPER = 225
+INK = 40
+SCALE = 2  # MNIST digits are 20 px tall; fields are scanned at about 40 px per digit
+
+
+@pytest.fixture(scope="module")
+def reader() -> FieldReader:
+    from pipeline.recognize.classifier import DigitClassifier
+
+    return FieldReader(DigitClassifier(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def digits(reader: FieldReader) -> dict[int, list[np.ndarray]]:
+    """Dark-ink crops of MNIST digits the network reads with confidence on their own, by class."""
+    images, labels = load_mnist(MNIST_TEST_SUBSET, "test")
+    preds = reader.classifier.classify(list(images[:400]), polarity="light")
+    out: dict[int, list[np.ndarray]] = {d: [] for d in range(10)}
+    for image, label, got, p in zip(images[:400], labels[:400], preds.labels, preds.probabilities, strict=True):
+        if got == label and p[label] > 0.995 and len(out[int(label)]) < 3:
+            big = cv2.resize(image, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+            ys, xs = np.nonzero(big > 60)
+            out[int(label)].append(big[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    assert all(out.values())
+    return out
+
+
+class Canvas:
+    """A field crop drawn left to right: digits on a common baseline, separators, lines."""
+
+    def __init__(self, height: int = 90, width: int = 600) -> None:
+        self.ink = np.zeros((height, width), np.float32)  # 0..1 ink
+        self.x = 12
+        self.baseline = height - 22
+
+    def digit(self, image: np.ndarray, gap: int = 8, raise_by: int = 0, scale: float = 1.0) -> tuple[int, int]:
+        img = image.astype(np.float32) / 255
+        if scale != 1.0:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = img.shape
+        y = self.baseline - h - raise_by
+        x = self.x + gap
+        region = self.ink[y : y + h, x : x + w]
+        np.maximum(region, img[: region.shape[0], : region.shape[1]], out=region)
+        self.x = x + w
+        return x, w
+
+    def dot(self, gap: int = 6, size: int = 6) -> None:
+        x = self.x + gap
+        cv2.circle(self.ink, (x + size // 2, self.baseline - size // 2), size // 2, 1.0, -1)
+        self.x = x + size
+
+    def comma(self, gap: int = 6) -> None:
+        x = self.x + gap
+        cv2.line(self.ink, (x + 4, self.baseline - 6), (x, self.baseline + 6), 1.0, 5)
+        self.x = x + 6
+
+    def dash(self, gap: int = 8, length: int = 24, y: int | None = None) -> None:
+        x = self.x + gap
+        yy = self.baseline - 18 if y is None else y
+        cv2.line(self.ink, (x, yy), (x + length, yy), 1.0, 4)
+        self.x = x + length
+
+    def equals(self, gap: int = 8, length: int = 24) -> None:
+        x = self.x + gap
+        for yy in (self.baseline - 24, self.baseline - 12):
+            cv2.line(self.ink, (x, yy), (x + length, yy), 1.0, 4)
+        self.x = x + length
+
+    def slash(self, gap: int = 8) -> None:
+        x = self.x + gap
+        cv2.line(self.ink, (x, self.baseline), (x + 22, self.baseline - 40), 1.0, 4)
+        self.x = x + 22
+
+    def underline(self) -> None:
+        cv2.line(self.ink, (6, self.baseline + 4), (self.x + 10, self.baseline + 5), 1.0, 3)
+
+    def box(self) -> None:
+        h, w = self.ink.shape
+        cv2.rectangle(self.ink, (2, 3), (min(w - 3, self.x + 14), h - 4), 1.0, 2)
+
+    def image(self, background: bool = False, seed: int = 0) -> np.ndarray:
+        ink = self.ink[:, : min(self.ink.shape[1], self.x + 20)]
+        grey = PAPER - (PAPER - INK) * ink
+        if background:
+            # a security pattern: fine light waves, plus a little noise
+            rng = np.random.default_rng(seed)
+            yy, xx = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]]
+            waves = 18 * (np.sin(xx / 3.0 + 4 * np.sin(yy / 9.0)) > 0.6)
+            grey = np.minimum(grey, PAPER - waves) + rng.normal(0, 3, grey.shape)
+        return np.clip(grey, 0, 255).astype(np.uint8)
+
+
+def read(reader: FieldReader, image: np.ndarray, kind: str = "amount") -> FieldResult:
+    return reader.read(image, kind)  # type: ignore[arg-type]
+
+
+def write(canvas: Canvas, digits: dict[int, list[np.ndarray]], text: str, gap: int = 8, k: int = 0) -> None:
+    for ch in text:
+        if ch.isdigit():
+            canvas.digit(digits[int(ch)][k % len(digits[int(ch)])], gap)
+        elif ch == ".":
+            canvas.dot()
+        elif ch == ",":
+            canvas.comma()
+        elif ch == "-":
+            canvas.dash()
+        elif ch == "=":
+            canvas.equals()
+        elif ch == "/":
+            canvas.slash()
+
+
+def test_clean_amount_with_separators(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    write(canvas, digits, "22.970.-")
+    result = read(reader, canvas.image())
+    assert result.digits == "22970"
+    assert result.value == "22970"
+    assert "." in result.text
+    assert result.status == "accepted", (result.reason, result.detail)
+    assert [c.char for c in result.characters if c.char.isdigit()] == list("22970")
+    for c in result.characters:
+        _x, _y, w, h = c.bbox
+        assert w > 0 and h > 0 and 0 <= c.confidence <= 1
+
+
+def test_decimal_comma_and_thousands(reader: FieldReader, digits) -> None:
+    canvas = Canvas(width=700)
+    write(canvas, digits, "1,234.56")
+    result = read(reader, canvas.image())
+    assert result.digits == "123456"
+    assert result.value == "1234.56"
+
+
+def test_indian_grouping_with_slash_ending(reader: FieldReader, digits) -> None:
+    canvas = Canvas(width=700)
+    write(canvas, digits, "7,67,000/-")
+    result = read(reader, canvas.image())
+    assert result.digits == "767000"
+    assert result.value == "767000"
+
+
+def test_equals_ending_and_security_background(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    write(canvas, digits, "280.000=")
+    result = read(reader, canvas.image(background=True))
+    assert result.digits == "280000"
+    assert result.value == "280000"
+
+
+def test_touching_digits_are_split(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    write(canvas, digits, "3", gap=8)
+    for d in "05":
+        canvas.digit(digits[int(d)][0], gap=-4)  # overlap into the previous digit: the strokes touch
+    write(canvas, digits, "8", gap=10)
+    image = canvas.image()
+    count, _ = cv2.connectedComponents((image < 128).astype(np.uint8))
+    assert count - 1 < 4  # the digits really touch
+    result = read(reader, image)
+    assert result.digits == "3058"
+
+
+def test_broken_digit_is_merged(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    x, w = canvas.digit(digits[4][0], gap=10)
+    canvas.ink[:, x : x + w][canvas.baseline - 22 : canvas.baseline - 18, :] = 0  # a gap across the '4'
+    write(canvas, digits, "17", gap=12)
+    result = read(reader, canvas.image())
+    assert result.digits == "417"
+
+
+def test_underline_and_box_lines_are_removed(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    write(canvas, digits, "5,370")
+    canvas.underline()
+    result = read(reader, canvas.image())
+    assert result.digits == "5370"
+    boxed = Canvas()
+    write(boxed, digits, "1,250")
+    boxed.box()
+    result = read(reader, boxed.image())
+    assert result.digits == "1250"
+
+
+def test_raised_cents(reader: FieldReader, digits) -> None:
+    canvas = Canvas(height=100)
+    write(canvas, digits, "57")
+    canvas.digit(digits[5][1], gap=6, raise_by=22, scale=0.6)
+    canvas.digit(digits[0][1], gap=3, raise_by=22, scale=0.6)
+    result = read(reader, canvas.image())
+    assert result.digits == "5750"
+    assert result.value == "57.50"
+
+
+def test_skewed_field(reader: FieldReader, digits) -> None:
+    canvas = Canvas(height=110)
+    write(canvas, digits, "4.096")
+    image = canvas.image()
+    h, w = image.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 4.0, 1.0)
+    rotated = cv2.warpAffine(image, matrix, (w, h), borderValue=PAPER)
+    result = read(reader, rotated)
+    assert result.digits == "4096"
+
+
+def test_bitonal_input(reader: FieldReader, digits) -> None:
+    canvas = Canvas()
+    write(canvas, digits, "12.345")
+    bitonal = np.where(canvas.image() < 128, 0, 255).astype(np.uint8)
+    assert read(reader, bitonal).digits == "12345"
+    assert read(reader, bitonal < 128).digits == "12345"  # a boolean ink mask (True = ink) works too
+
+
+def test_empty_field_is_not_found(reader: FieldReader) -> None:
+    blank = np.full((80, 300), PAPER, np.uint8)
+    result = read(reader, blank)
+    assert result.status == "rejected"
+    assert result.reason == "not_found"
+    assert result.digits == ""
+    specks = blank.copy()
+    specks[40, 100] = specks[20, 200] = 30
+    assert read(reader, specks).reason == "not_found"
+
+
+def test_zip_field(reader: FieldReader, digits) -> None:
+    canvas = Canvas(width=700)
+    write(canvas, digits, "02134", gap=14)
+    result = read(reader, canvas.image(), "zip")
+    assert result.value == "02134"
+    canvas = Canvas(width=900)
+    write(canvas, digits, "12345-6789", gap=14)
+    result = read(reader, canvas.image(), "zip")
+    assert result.value == "12345-6789"
+    short = Canvas()
+    write(short, digits, "1234", gap=14)
+    result = read(reader, short.image(), "zip")
+    assert result.status == "rejected"
+    assert result.reason == "bad_syntax"
+    assert result.digits == "1234"  # the best guess is kept
+
+
+def test_batch_reads_in_one_network_call(reader: FieldReader, digits, monkeypatch) -> None:
+    calls = []
+    original = reader.classifier.classify_normalized
+
+    def counting(array):
+        calls.append(len(array))
+        return original(array)
+
+    monkeypatch.setattr(reader.classifier, "classify_normalized", counting)
+    crops = []
+    for text in ("12", "345", "6.789"):
+        canvas = Canvas()
+        write(canvas, digits, text)
+        crops.append(FieldCrop(canvas.image(), "amount", name=f"f{text}", bbox=(100, 50, 0, 0)))
+    results = reader.read_many(crops)
+    assert len(calls) == 1
+    assert [r.digits for r in results] == ["12", "345", "6789"]
+    assert [r.name for r in results] == ["f12", "f345", "f6.789"]
+    assert all(c.bbox[0] >= 100 and c.bbox[1] >= 50 for r in results for c in r.characters)
+    assert results[0].to_dict()["characters"][0]["char"] == "1"
+
+
+def test_unknown_kind_is_refused(reader: FieldReader) -> None:
+    with pytest.raises(ValueError):
+        reader.read(np.full((40, 40), 255, np.uint8), "date")  # type: ignore[arg-type]

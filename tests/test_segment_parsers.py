@@ -1,0 +1,91 @@
+"""Amount and ZIP syntax: decimal vs thousands marks from group lengths, endings, raised cents, 5 and 5+4 ZIPs."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.segment.amount import Token, parse_amount
+from pipeline.segment.zipcode import parse_zip
+from pipeline.values import normalise_amount
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "digits"),
+    [
+        ("1,234.56", "1234.56", "123456"),
+        ("1.234,56", "1234.56", "123456"),
+        ("22.970.-", "22970", "22970"),
+        ("280.000=", "280000", "280000"),
+        ("25.441", "25441", "25441"),
+        ("7,67,000/-", "767000", "767000"),
+        ("2,14,00,000/-", "21400000", "21400000"),
+        ("125.-", "125", "125"),
+        ("125/-", "125", "125"),
+        ("57", "57", "57"),
+        ("57.00", "57", "5700"),
+        ("12.50", "12.50", "1250"),
+        ("*1,250.00*", "1250", "125000"),
+        ("$1,000,000", "1000000", "1000000"),
+        ("0.75", "0.75", "075"),
+        ("2255000/-", "2255000", "2255000"),
+        ("672,90", "672.90", "67290"),
+        (".25683", "25683", "25683"),
+    ],
+)
+def test_amounts(text: str, value: str, digits: str) -> None:
+    parsed = parse_amount(text)
+    assert parsed.ok, parsed.problem
+    assert parsed.value == value
+    assert parsed.digits == digits
+    assert parsed.value == normalise_amount(text.lstrip("."))  # the scorer's normalisation agrees
+
+
+def test_raised_cents() -> None:
+    tokens = [Token("5"), Token("7"), Token("5", raised=True), Token("0", raised=True)]
+    parsed = parse_amount(tokens)
+    assert parsed.ok
+    assert parsed.value == "57.50"
+    assert parsed.digits == "5750"
+    assert parsed.text == "57^50"
+    zero = parse_amount(
+        [Token("1"), Token(","), Token("2"), Token("0"), Token("0"), Token("0", True), Token("0", True)]
+    )
+    assert zero.value == "1200"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12.5", "1.2345", "12,34,5", "1.234.56", "12-34", "", "-.-", "0123", "57^5", "1,2345.00", "12..345"],
+)
+def test_bad_amounts(text: str) -> None:
+    if "^" in text:
+        head, raised = text.split("^")
+        parsed = parse_amount([Token(c) for c in head] + [Token(c, True) for c in raised])
+    else:
+        parsed = parse_amount(text)
+    assert not parsed.ok
+    assert parsed.value is None
+    assert parsed.problem
+
+
+def test_bad_amount_keeps_its_digits() -> None:
+    parsed = parse_amount("12.5")
+    assert parsed.digits == "125"
+    assert parsed.text == "12.5"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("12345", "12345"), ("12345-6789", "12345-6789"), ("123456789", "12345-6789"), ("02134", "02134")],
+)
+def test_zips(text: str, value: str) -> None:
+    parsed = parse_zip(text)
+    assert parsed.ok
+    assert parsed.value == value
+
+
+@pytest.mark.parametrize("text", ["1234", "123456", "12345-678", "1234-56789", "12.345", "", "12345--6789"])
+def test_bad_zips(text: str) -> None:
+    parsed = parse_zip(text)
+    assert not parsed.ok
+    assert parsed.value is None
