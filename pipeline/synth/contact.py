@@ -18,7 +18,7 @@ def _page(path: Path, page: int) -> Image.Image:
     return im.convert("RGB")
 
 
-def contact_sheet(folder: Path, out: Path, columns: int = 4, thumb_width: int = 560, boxes: bool = False,
+def contact_sheet(folder: Path, out: Path, columns: int = 4, thumb_width: int = 480, boxes: bool = False,
                   limit: int | None = None) -> Path:  # fmt: skip
     """Tile the documents of ``folder/truth.jsonl`` (every page) into one PNG, captioned with file and value."""
     records = [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines() if line.strip()]
