@@ -168,6 +168,9 @@ def samples(out_dir, cheques, envelopes, seed, bad, data_dir, formats, sheet, no
 
         contact_sheet(out_dir, sheet)
     click.echo(json.dumps(summary.as_dict(), indent=2))
+    if summary.stale:
+        click.echo(f"warning: {len(summary.stale)} file(s) in {out_dir} are from an earlier run and have no truth "
+                   f"now (e.g. {summary.stale[0]}); use an empty folder", err=True)  # fmt: skip
 
 
 @main.command()

@@ -173,3 +173,10 @@ def test_data_directory_adds_usps_test_digits(tmp_path, real_data_dir):
         c["source"].split("/")[0] for r in records for f in r["fields"] for c in f["characters"] if "source" in c
     }
     assert origins <= {"mnist-test", "usps-test"} and "mnist-test" in origins
+
+
+def test_stale_files_from_an_earlier_run_are_reported(tmp_path):
+    generate_samples(tmp_path, 3, 0, seed=5, formats=["jpeg"])
+    summary = generate_samples(tmp_path, 1, 0, seed=5, formats=["jpeg"])
+    assert summary.stale == ["cheques/cheque_0002.jpg", "cheques/cheque_0003.jpg"]
+    assert len(_truth(tmp_path)) == 1

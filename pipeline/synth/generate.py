@@ -48,6 +48,7 @@ class GenerationSummary:
     by_kind: dict = field(default_factory=dict)
     by_format: dict = field(default_factory=dict)
     bad: list = field(default_factory=list)
+    stale: list = field(default_factory=list)  # files in our folders that this run did not write (earlier runs)
     digit_source: str = ""
     seconds: float = 0.0
     bytes: int = 0
@@ -60,6 +61,7 @@ class GenerationSummary:
             "by_kind": self.by_kind,
             "by_format": self.by_format,
             "bad_files": self.bad,
+            "stale_files": self.stale,
             "digit_source": self.digit_source,
             "seconds": round(self.seconds, 2),
             "bytes": self.bytes,
@@ -215,5 +217,11 @@ def generate_samples(
     if bad:
         summary.bad = write_bad_files(out_dir, bad, np.random.default_rng([seed, 0xBAD]))
         summary.bytes += sum(b["bytes"] for b in summary.bad)
+    written = {t["document"] for t in lines} | {b["document"] for b in summary.bad}
+    for folder in (*FOLDERS.values(), "bad"):
+        for path in sorted((out_dir / folder).glob("*")) if (out_dir / folder).is_dir() else []:
+            rel = path.relative_to(out_dir).as_posix()
+            if path.is_file() and rel not in written:
+                summary.stale.append(rel)
     summary.seconds = time.perf_counter() - start
     return summary
