@@ -3,7 +3,8 @@
 Conventions (shared with :func:`pipeline.values.normalise_amount`): a ``.`` or ``,`` followed by exactly two final
 digits, or two raised final digits, are the cents; every other ``.``/``,`` groups thousands, in groups of three
 (``1,234,567``, ``22.970``) or Indian style (``7,67,000``: threes at the end, twos before). Leading ``* $ # . ,``
-and endings ``.- = /- / .`` are decoration (a mark before the first digit is a stray, not a decimal point).
+and endings ``.- = /- / .`` are decoration (a mark before the first digit is a stray, not a decimal point);
+two marks in a row (``:``, a dot broken in two) count as one.
 The value is the integer without separators, plus ``.cc`` only when the
 cents are not zero: ``57``, ``57.00`` and ``57.-`` all give ``57``; ``1,234.56`` gives ``1234.56``.
 """
@@ -77,7 +78,8 @@ def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
         body = body[:-2]
         while body and not body[-1].char.isdigit():
             body = body[:-1]  # "57.⁵⁰" or "57-⁵⁰": the mark before raised cents
-    whole = "".join(t.char for t in body)
+    # a mark written as two dots (':') or broken in two reads as one separator
+    whole = re.sub(r"([.,])[.,]+", r"\1", "".join(t.char for t in body))
     if not whole or not re.fullmatch(r"\d[\d.,]*", whole) or re.search(r"[.,]{2}", whole):
         return ParsedAmount(None, digits, text, False, "separators out of place")
     match = re.fullmatch(r"(.*?)[.,](\d{2})", whole) if cents == "00" and not raised else None

@@ -228,13 +228,32 @@ class FieldReader:
             steps = [*steps[:last], Step(s.segment, "symbol", "/", s.cost), *steps[last + 1 :]]
         return steps
 
+    def _raised_cents(self, steps: list, item: _Prepared) -> set[int]:
+        """Segments of the last two digits when both sit clearly above the baseline and are smaller: raised cents."""
+        scale = item.scale
+        digits = [s for s in steps if s.kind == "digit"]
+        if len(digits) < 3:
+            return set()
+        last = [item.segments[s.segment] for s in digits[-2:]]
+        before = [item.segments[s.segment] for s in digits[:-2]]
+        high = scale.baseline - self.config.raised_shift * scale.digit_height
+        main_h = float(np.median([b.h for b in before]))
+        if all(seg.y + seg.h < high and seg.h < 0.85 * main_h for seg in last):
+            return {s.segment for s in digits[-2:]}
+        return set()
+
+    @staticmethod
+    def _inside_a_digit(seg: Segment, steps: list, item: _Prepared) -> bool:
+        digits = [item.segments[s.segment] for s in steps if s.kind == "digit"]
+        return any(_overlap(seg, d) >= 0.5 * seg.w for d in digits)
+
     def _characters(
         self, steps: list, item: _Prepared, probs: np.ndarray
     ) -> tuple[list[CharacterResult], list[Token], list[bool]]:
-        scale = item.scale
         dx, dy = (item.crop.bbox[0], item.crop.bbox[1]) if item.crop.bbox else (0, 0)
         threshold = self.classifier.threshold
         characters, tokens, ok = [], [], []
+        cents = self._raised_cents(steps, item)
         for step in steps:
             if not step.char:
                 continue  # noise
@@ -245,17 +264,19 @@ class FieldReader:
                 order = np.argsort(-p)[:3]
                 conf = float(p[order[0]])
                 alternatives = [(str(int(d)), float(p[d])) for d in order[1:]]
-                raised = (
-                    seg.y + seg.h < scale.baseline - self.config.raised_shift * scale.digit_height
-                    and seg.h < 0.85 * scale.digit_height
-                )
                 characters.append(CharacterResult(step.char, box, conf, alternatives))
-                tokens.append(Token(step.char, raised))
+                tokens.append(Token(step.char, step.segment in cents))
                 ok.append(conf >= threshold)
             else:
+                if self._inside_a_digit(seg, steps, item):
+                    continue  # a speck or stroke fragment within a digit's columns is not a separator
                 characters.append(CharacterResult(step.char, box, float(math.exp(-step.cost)), []))
                 tokens.append(Token(step.char))
         return characters, tokens, ok
+
+
+def _overlap(a: Segment, b: Segment) -> int:
+    return max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
 
 
 def read_field(image: np.ndarray, kind: FieldKind, name: str = "", reader: FieldReader | None = None) -> FieldResult:

@@ -8,15 +8,13 @@ close to its ends; each is a column. A cut piece becomes a row of *atoms*, the u
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from pipeline.segment.components import Piece, Scale
 
 
-def candidate_cuts(piece: Piece, scale: Scale, min_part: float = 0.25) -> list[int]:
-    """Column offsets (inside the piece) where the piece may be split between two touching digits."""
+def candidate_cuts(piece: Piece, scale: Scale, min_part: float = 0.25) -> list[tuple[int, float]]:
+    """Cuts ``(column, slope)`` inside the piece where it may be split between two touching digits."""
     h = scale.digit_height
     if piece.w < 0.9 * h or piece.w < 0.85 * piece.h:
         return []
@@ -42,16 +40,38 @@ def candidate_cuts(piece: Piece, scale: Scale, min_part: float = 0.25) -> list[i
             candidates.add(int(x))  # valley of the upper contour
         if bottom[x] <= bottom[lo:hi].min() and bottom[x] < bottom[lo:hi].max() - 1:
             candidates.add(int(x))  # valley of the lower contour (seen from below)
-    # rank by how cheap the cut is: one thin stroke crossed beats two strokes (the inside of a '0')
-    scores = {x: cut_cost(mask[:, x], scale.stroke) for x in candidates}
+    # rank by how cheap the cut is: one thin stroke crossed beats two strokes (the inside of a '0'); each cut
+    # may lean (digits touching along a slanted stroke), taking the lean that crosses the least ink
+    scores: dict[int, tuple[float, float]] = {}
+    for x in candidates:
+        best = min((cut_cost(_line(mask, x, slope), scale.stroke), slope) for slope in SLOPES)
+        scores[x] = best
     # keep the best cut in each neighbourhood, at most as many cuts as the piece could hold digits
     chosen: list[int] = []
-    for x in sorted(scores, key=lambda c: scores[c]):
+    for x in sorted(scores, key=lambda c: scores[c][0]):
         if all(abs(x - c) >= margin for c in chosen):
             chosen.append(x)
     limit = max(1, int(2 * piece.w / max(0.35 * h, 1)))
-    chosen = sorted(sorted(chosen, key=lambda c: scores[c])[:limit])
-    return chosen
+    chosen = sorted(sorted(chosen, key=lambda c: scores[c][0])[:limit])
+    return [(x, scores[x][1]) for x in chosen]
+
+
+SLOPES = (0.0, -0.2, 0.2, -0.4, 0.4)  # column shift per row of a cut, relative to its middle
+
+
+def _boundary(height: int, x: int, slope: float) -> np.ndarray:
+    """Column of a (possibly leaning) cut at every row."""
+    rows = np.arange(height)
+    return np.round(x + slope * (rows - (height - 1) / 2)).astype(int)
+
+
+def _line(mask: np.ndarray, x: int, slope: float) -> np.ndarray:
+    """The mask's pixels along a cut, row by row (outside the piece counts as paper)."""
+    cols = _boundary(mask.shape[0], x, slope)
+    inside = (cols >= 0) & (cols < mask.shape[1])
+    out = np.zeros(mask.shape[0], bool)
+    out[inside] = mask[np.nonzero(inside)[0], cols[inside]]
+    return out
 
 
 def cut_cost(column: np.ndarray, stroke: float) -> float:
@@ -67,21 +87,25 @@ def cut_cost(column: np.ndarray, stroke: float) -> float:
     return 2.0 * (runs - 1) + 0.3 * ink / max(stroke, 1.0)
 
 
-def split_piece(piece: Piece, cuts: list[int], stroke: float = 2.0) -> list[Piece]:
-    """The atoms of a piece cut at the given columns (straight vertical cuts), each with its boundary cost."""
+def split_piece(piece: Piece, cuts: list[tuple[int, float]], stroke: float = 2.0) -> list[Piece]:
+    """The atoms of a piece cut along the given cuts, each with the cost of the boundary on its left."""
     if not cuts:
         return [piece]
+    h, w = piece.mask.shape
+    cols = np.arange(w)[None, :]
+    part = np.zeros((h, w), np.int32)
+    for x, slope in cuts:
+        part += cols >= _boundary(h, x, slope)[:, None]
     atoms = []
-    bounds = [0, *cuts, piece.w]
-    for a, b in itertools.pairwise(bounds):
-        sub = piece.mask[:, a:b]
+    for k in range(len(cuts) + 1):
+        sub = piece.mask & (part == k)
         if not sub.any():
             continue
         ys = np.nonzero(sub.any(axis=1))[0]
         xs = np.nonzero(sub.any(axis=0))[0]
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        cost = cut_cost(piece.mask[:, a], stroke) if atoms else piece.cut_cost
-        atoms.append(Piece(piece.x + a + x0, piece.y + y0, x1 - x0, y1 - y0, sub[y0:y1, x0:x1], cost, True))
+        cost = cut_cost(_line(piece.mask, *cuts[k - 1]), stroke) if atoms else piece.cut_cost
+        atoms.append(Piece(piece.x + x0, piece.y + y0, x1 - x0, y1 - y0, sub[y0:y1, x0:x1], cost, True))
     if len(atoms) == 1:
         atoms[0] = piece
     return atoms

@@ -73,6 +73,8 @@ def classify_symbol(parts: list[Piece], scale: Scale) -> SymbolGuess:
             return SymbolGuess(NOISE, 0.3)  # underline or overline remnant
         return SymbolGuess("-", 0.2)
     low = y0 >= scale.middle - 0.05 * big_h  # wholly in the lower half of the band
+    if y0 >= scale.baseline - 0.05 * big_h or (w >= 2.2 * h and cy >= scale.baseline - 0.15 * big_h):
+        return SymbolGuess(NOISE, 0.2)  # below the writing, or flat on the baseline: underline remnants
     if h <= (0.6 if low else 0.45) * big_h and w <= 0.5 * big_h and (size <= 2.6 or low):
         if low and (h <= 1.6 * w or y1 <= scale.baseline + 0.1 * big_h):
             return SymbolGuess(".", 0.2)
