@@ -298,8 +298,15 @@ def compose(
         ux0, ux1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
         uy = max(b[3] for b in boxes) + max(2, style.pen)
         cv2.line(canvas, (ux0, uy), (ux1 + style.pen, uy - int(rng.integers(-2, 3))), 1.0, style.pen, cv2.LINE_AA)
+    canvas *= pen_pressure(rng, canvas.shape)
     notes = {"touching_after": touching, "broken": broken}
     return Written(canvas, chars, frame_base - top + pad, notes)
+
+
+def pen_pressure(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A smooth 0.72..1 factor: a ballpoint's ink thins and thickens along the stroke, so ink is never flat."""
+    coarse = rng.uniform(0.72, 1.0, (max(2, shape[0] // 24), max(2, shape[1] // 24))).astype(np.float32)
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC).clip(0.6, 1.0)
 
 
 def scribble(
@@ -349,4 +356,4 @@ def scribble(
     canvas = np.zeros((height, max(width, 4)), np.uint8)
     for pts in pts_all:
         cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, 255, pen, cv2.LINE_AA, shift=4)
-    return canvas.astype(np.float32) / 255.0
+    return canvas.astype(np.float32) / 255.0 * pen_pressure(rng, canvas.shape)
