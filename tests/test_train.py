@@ -11,7 +11,7 @@ from pipeline.segment.normalize import NormalizationConfig
 
 
 def small_config(epochs: int) -> TrainConfig:
-    return TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, val_fraction=0.15, seed=7)
+    return TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, val_fraction=0.15, seed=7, ema_decay=0.9)
 
 
 def test_split_holds_out_every_source_and_orand_by_image(fake_data_dir):
