@@ -201,3 +201,17 @@ def score(truth_path, results_path, json_path):
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(text + "\n")
         click.echo(f"wrote {json_path}")
+
+
+def _register_flow_commands() -> None:
+    """``run`` and ``serve`` live with the flows; Prefect itself is imported only when they run."""
+    from pipeline.flows.commands import run_command, serve_command
+
+    main.add_command(run_command)
+    main.add_command(serve_command)
+
+
+_register_flow_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""``pipeline run`` and ``pipeline serve``: the flow from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.flows.process import KINDS
+
+RUNNERS = ("local", "dask")
+
+
+def _check_output(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"output folder {out_dir} cannot be created: {exc.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise click.ClickException(f"output folder {out_dir} is not writable")
+
+
+def _check_inputs(inputs: tuple[Path, ...]) -> None:
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise click.ClickException(f"no such file or folder: {', '.join(missing)}")
+
+
+def _check_weights(weights: Path | None) -> None:
+    from pipeline.recognize.weights import WeightsError, load_weights
+
+    try:
+        load_weights(weights)
+    except WeightsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _flow_with_runner(runner: str, dask_address: str | None, workers: int):
+    from pipeline.flows.read_scans import read_scans
+
+    if runner == "local":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return read_scans.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return read_scans.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    cluster = {"n_workers": workers, "threads_per_worker": 1, "processes": True}
+    return read_scans.with_options(task_runner=DaskTaskRunner(cluster_kwargs=cluster))
+
+
+run_options = [
+    click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path)),
+    click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path)),
+    click.option("--kind", type=click.Choice(KINDS), default="auto", show_default=True),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+    click.option("--target-error", type=float, default=None, help="error rate the threshold is set for"),
+    click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="files per task"),
+    click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--runner", type=click.Choice(RUNNERS), default="local", show_default=True),
+    click.option("--dask-address", default=None, help="scheduler of an existing Dask cluster (with --runner dask)"),
+    click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None),
+    click.option("--force", is_flag=True, help="read again what is already done"),
+]
+
+
+def _apply(options):
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+@click.command("run")
+@_apply(run_options)
+@click.option("--no-progress", is_flag=True)
+def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers, runner, dask_address, weights,
+                force, no_progress):  # fmt: skip
+    """Read every scan under INPUTS (files or folders, recursive) into OUT."""
+    _check_inputs(inputs)
+    _check_output(out_dir)
+    _check_weights(weights)
+    click.echo(
+        "starting Prefect: with no server configured a temporary one starts first (about 10 s; set "
+        "PREFECT_API_URL to a running `prefect server start` to skip this)",
+        err=True,
+    )
+    flow = _flow_with_runner(runner, dask_address, workers)
+    summary = flow(
+        inputs=[str(p) for p in inputs], out=str(out_dir), kind=kind, device=device, target_error=target_error,
+        batch_size=batch_size, force=force, weights=str(weights) if weights else None, progress=not no_progress,
+    )  # fmt: skip
+    from pipeline.flows.read_scans import RunSummary
+
+    shown = RunSummary(**{k: v for k, v in summary.items() if k != "docs_per_second"})
+    click.echo(shown.table())
+    click.echo(json.dumps(summary), err=True)
+
+
+@click.command("serve")
+@_apply(run_options)
+@click.option("--cron", default="0 2 * * *", show_default=True, help="when to run (cron, in --timezone)")
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--name", default="nightly-scans", show_default=True)
+def serve_command(inputs, out_dir, kind, device, target_error, batch_size, workers, runner, dask_address, weights,
+                  force, cron, timezone, name):  # fmt: skip
+    """Serve the flow on a cron schedule (Prefect ``serve``); runs until stopped."""
+    from prefect.schedules import Cron
+
+    _check_inputs(inputs)
+    _check_output(out_dir)
+    _check_weights(weights)
+    flow = _flow_with_runner(runner, dask_address, workers)
+    parameters = {
+        "inputs": [str(p.resolve()) for p in inputs], "out": str(out_dir.resolve()), "kind": kind, "device": device,
+        "target_error": target_error, "batch_size": batch_size, "force": force,
+        "weights": str(weights.resolve()) if weights else None,
+    }  # fmt: skip
+    click.echo(f"serving {name!r}: cron {cron!r} ({timezone}); Ctrl-C stops", err=True)
+    try:
+        flow.serve(name=name, schedules=[Cron(cron, timezone=timezone)], parameters=parameters)
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -1,0 +1,189 @@
+"""The nightly flow: scan folders in, every page's result in the store and the exports, uncertain fields queued.
+
+Work is one Prefect task per batch of files (never per digit: a task costs milliseconds); each task reads all
+its pages with one network call. Only this flow process writes the store, batch by batch, so the task runner can
+be local threads or a Dask cluster without any worker touching SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import as_completed
+from tqdm import tqdm
+
+from pipeline.flows.discover import ScanFile, discover
+from pipeline.flows.exports import append_jsonl, export_all
+from pipeline.flows.process import ReadSettings, field_reader, process_files
+from pipeline.flows.store import ResultStore
+
+
+def _transient(task_, task_run, state) -> bool:
+    """Retry only what may pass by itself (I/O errors); bad input never reaches here, it is an error result."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="read-batch", retries=2, retry_delay_seconds=0.5, retry_condition_fn=_transient)
+def read_batch(files: list[ScanFile], settings: ReadSettings, out_dir: str) -> list[dict]:
+    """Read one batch of files; returns one result per page."""
+    return process_files(files, settings, Path(out_dir))
+
+
+@dataclass
+class RunSummary:
+    documents: int = 0  # pages read in this run
+    accepted: int = 0  # fields
+    rejected: int = 0  # fields
+    errors: int = 0  # pages with status "error"
+    skipped: int = 0  # files already done (content seen before)
+    copies: int = 0  # files whose content is another file's: recorded, not re-read
+    unsettled: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # files that could not even be opened (permissions, I/O)
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    stored_total: int = 0
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.documents / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "docs_per_second": round(self.docs_per_second, 2)}
+
+    def table(self) -> str:
+        rows = [
+            ("documents read", self.documents), ("fields accepted", self.accepted),
+            ("fields rejected (to review)", self.rejected), ("errors", self.errors),
+            ("already done, skipped", self.skipped), ("copies recorded", self.copies),
+            ("still being written, left", len(self.unsettled)), ("unreadable files", len(self.unreadable)),
+            ("docs/s (steady)", f"{self.docs_per_second:.1f}"),
+            ("start-up s", f"{self.startup_seconds:.1f}"), ("documents in store", self.stored_total),
+        ]  # fmt: skip
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _plan(files: list[ScanFile], done: set[str]) -> tuple[list[ScanFile], int, int]:
+    """Files to read (one per content hash), how many were already done, how many are copies in this run."""
+    todo: list[ScanFile] = []
+    seen: set[str] = set()
+    skipped = copies = 0
+    for scan in files:
+        if scan.sha256 in done:
+            skipped += 1
+        elif scan.sha256 in seen:
+            copies += 1
+        else:
+            seen.add(scan.sha256)
+            todo.append(scan)
+    return todo, skipped, copies
+
+
+def _internal_error(scan: ScanFile, kind: str, exc: BaseException) -> dict:
+    return {
+        "document": scan.document, "sha256": scan.sha256, "page": 0, "kind": kind, "status": "error",
+        "error": f"internal error while reading this batch: {type(exc).__name__}: {exc}", "fields": [],
+    }  # fmt: skip
+
+
+@flow(name="read-scans")
+def read_scans(
+    inputs: list[str],
+    out: str,
+    kind: str = "auto",
+    device: str = "auto",
+    target_error: float | None = None,
+    batch_size: int = 32,
+    force: bool = False,
+    weights: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Read every scan under ``inputs`` into ``out`` (results.db, results.jsonl, results.csv, review/)."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = ReadSettings(kind=kind, device=device, target_error=target_error, weights=weights)
+    reader = field_reader(settings)  # fail fast on missing or corrupt weights, before any work
+    store = ResultStore(out_dir / "results.db")
+    summary = RunSummary()
+    try:
+        export_all(store, out_dir)  # repairs exports cut short by a killed run
+        found = discover([Path(p) for p in inputs], exclude=out_dir)
+        summary.unsettled = found.unsettled
+        store.record_sightings((f.document, f.sha256, f.size) for f in found.files)
+        todo, summary.skipped, summary.copies = _plan(found.files, set() if force else store.done_hashes())
+        logger.info(
+            "%d files found: %d to read, %d already done, %d copies, %d still being written",
+            len(found.files), len(todo), summary.skipped, summary.copies, len(found.unsettled),
+        )  # fmt: skip
+        classifier = reader.classifier
+        batch_id = store.start_batch(
+            list(inputs), kind, classifier.weights_sha256, classifier.threshold, classifier.target_error
+        )
+        summary.unreadable = [f"{d}: {m}" for d, m in found.unreadable]
+        for line in summary.unreadable:  # not stored: no content hash; the next run tries again
+            logger.warning("cannot read %s", line)
+        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        summary.startup_seconds = time.perf_counter() - started
+        steady = time.perf_counter()
+        futures = {read_batch.submit(batch, settings, str(out_dir)): batch for batch in batches}
+        bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="reading")
+        for future in as_completed(list(futures)):
+            batch = futures[future]
+            try:
+                documents = future.result()
+            except Exception as exc:  # a bug, not bad input: keep every file of the batch visible as an error
+                logger.error("batch of %d files failed: %s", len(batch), exc)
+                documents = [_internal_error(scan, kind, exc) for scan in batch]
+            store.save_documents(documents, batch_id, force=force)
+            append_jsonl(out_dir / "results.jsonl", documents)
+            for doc in documents:
+                summary.documents += 1
+                summary.errors += doc["status"] == "error"
+                for f in doc["fields"]:
+                    summary.accepted += f["status"] == "accepted"
+                    summary.rejected += f["status"] == "rejected"
+            bar.update(len(batch))
+        bar.close()
+        summary.seconds = time.perf_counter() - steady
+        store.finish_batch(batch_id)
+        summary.stored_total = export_all(store, out_dir)
+    finally:
+        store.close()
+    _publish(summary, out_dir)
+    logger.info("done: %s", summary.as_dict())
+    return summary.as_dict()
+
+
+def _publish(summary: RunSummary, out_dir: Path) -> None:
+    """The run's summary as Prefect artifacts (a table and a markdown report)."""
+    create_table_artifact(
+        key="read-scans-summary",
+        table=[
+            {"measure": k, "value": v} for k, v in summary.as_dict().items() if k not in ("unsettled", "unreadable")
+        ],
+        description="Documents, fields accepted and rejected, errors and speed of this run",
+    )
+    lines = [
+        "# Scan reading run",
+        "",
+        f"Output: `{out_dir}`",
+        "",
+        "```",
+        summary.table(),
+        "```",
+    ]
+    if summary.unsettled:
+        lines += ["", "Left for the next run (still being written):", *[f"- {d}" for d in summary.unsettled]]
+    create_markdown_artifact(key="read-scans-report", markdown="\n".join(lines), description="Run report")

@@ -1,0 +1,226 @@
+"""The embedded results store (SQLite): the one place results live, keyed by page content hash.
+
+Every batch is written in one transaction, so a killed run leaves the store exactly as after its last finished
+batch. WAL mode lets a reviewer's page read while a run writes. Re-running is safe: a page already stored is
+skipped (or replaced with ``force``), never duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    inputs TEXT NOT NULL,            -- JSON list of the input paths given
+    kind TEXT NOT NULL,
+    weights_sha256 TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    target_error REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,            -- of the file's bytes
+    page INTEGER NOT NULL,           -- 0-based page within the file
+    document TEXT NOT NULL,          -- path relative to its input folder, as first read
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    error TEXT,
+    width INTEGER,
+    height INTEGER,
+    dpi REAL,
+    batch_id INTEGER REFERENCES batches(id),
+    processed_at TEXT NOT NULL,
+    UNIQUE (sha256, page)
+);
+CREATE TABLE IF NOT EXISTS sightings (   -- every name a file's content was seen under
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    PRIMARY KEY (path, sha256)
+);
+CREATE TABLE IF NOT EXISTS fields (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL CHECK (name IN ('amount', 'zip', 'number')),
+    status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'corrected')),
+    value TEXT,
+    digits TEXT,
+    text TEXT,
+    confidence REAL,
+    reason TEXT,
+    bbox TEXT,                       -- JSON [x0, y0, x1, y1] in page pixels
+    crop TEXT,                       -- review crop, relative to the output folder
+    review_state TEXT NOT NULL DEFAULT 'none'
+        CHECK (review_state IN ('none', 'pending', 'done', 'unreadable')),
+    UNIQUE (document_id, position)
+);
+CREATE INDEX IF NOT EXISTS fields_review ON fields (review_state, id);
+CREATE TABLE IF NOT EXISTS characters (
+    field_id INTEGER NOT NULL REFERENCES fields(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    char TEXT NOT NULL,
+    bbox TEXT,
+    confidence REAL,
+    alternatives TEXT,               -- JSON [{"char": "7", "probability": 0.02}, ...]
+    PRIMARY KEY (field_id, position)
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class ResultStore:
+    """A connection to ``results.db`` with the few operations the flow and the exports need."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def start_batch(self, inputs: list[str], kind: str, weights_sha256: str, threshold: float, target: float) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO batches (started_at, inputs, kind, weights_sha256, threshold, target_error)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), json.dumps(inputs), kind, weights_sha256, threshold, target),
+            )
+            return int(cursor.lastrowid)
+
+    def finish_batch(self, batch_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE batches SET finished_at = ? WHERE id = ?", (now(), batch_id))
+
+    def done_hashes(self) -> set[str]:
+        """Content hashes whose every page is stored (so the file needs no reading)."""
+        return {row[0] for row in self.db.execute("SELECT DISTINCT sha256 FROM documents")}
+
+    def record_sightings(self, sightings: Iterable[tuple[str, str, int]]) -> None:
+        """Remember every (path, sha256, size) seen, copies under other names included."""
+        stamp = now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO sightings (path, sha256, size, first_seen) VALUES (?, ?, ?, ?)",
+                [(p, h, s, stamp) for p, h, s in sightings],
+            )
+
+    def save_documents(self, documents: list[dict], batch_id: int, force: bool = False) -> None:
+        """Store one batch of document results in one transaction (all or nothing)."""
+        with self.transaction() as db:
+            for doc in documents:
+                if force:
+                    db.execute("DELETE FROM documents WHERE sha256 = ? AND page = ?", (doc["sha256"], doc["page"]))
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO documents (sha256, page, document, kind, status, error, width, height,"
+                    " dpi, batch_id, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc["sha256"], doc["page"], doc["document"], doc["kind"], doc["status"], doc["error"],
+                        doc.get("width"), doc.get("height"), doc.get("dpi"), batch_id, now(),
+                    ),
+                )  # fmt: skip
+                if cursor.rowcount == 0:
+                    continue  # stored meanwhile by another run: keep the first
+                document_id = cursor.lastrowid
+                for position, field in enumerate(doc["fields"]):
+                    self._insert_field(db, document_id, position, field)
+
+    @staticmethod
+    def _insert_field(db: sqlite3.Connection, document_id: int, position: int, field: dict) -> None:
+        review = "pending" if field["status"] == "rejected" else "none"
+        cursor = db.execute(
+            "INSERT INTO fields (document_id, position, name, status, value, digits, text, confidence, reason,"
+            " bbox, crop, review_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                document_id, position, field["name"], field["status"], field.get("value"), field.get("digits"),
+                field.get("text"), field.get("confidence"), field.get("reason"), json.dumps(field.get("bbox")),
+                field.get("crop"), review,
+            ),
+        )  # fmt: skip
+        db.executemany(
+            "INSERT INTO characters (field_id, position, char, bbox, confidence, alternatives)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    cursor.lastrowid, i, c["char"], json.dumps(c.get("bbox")), c.get("confidence"),
+                    json.dumps(c.get("alternatives", [])),
+                )
+                for i, c in enumerate(field.get("characters", []))
+            ],
+        )  # fmt: skip
+
+    def count_documents(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def iter_documents(self) -> Iterator[dict]:
+        """Every stored page as a result object (the results.jsonl shape), in a stable order."""
+        documents = self.db.execute("SELECT * FROM documents ORDER BY document, page, id").fetchall()
+        fields_by_doc: dict[int, list[dict]] = {}
+        for f in self.db.execute("SELECT * FROM fields ORDER BY document_id, position"):
+            fields_by_doc.setdefault(f["document_id"], []).append(dict(f))
+        chars_by_field: dict[int, list[dict]] = {}
+        for c in self.db.execute("SELECT * FROM characters ORDER BY field_id, position"):
+            chars_by_field.setdefault(c["field_id"], []).append(
+                {
+                    "char": c["char"],
+                    "bbox": json.loads(c["bbox"]),
+                    "confidence": c["confidence"],
+                    "alternatives": json.loads(c["alternatives"]),
+                }
+            )
+        for d in documents:
+            yield {
+                "document": d["document"],
+                "sha256": d["sha256"],
+                "page": d["page"],
+                "kind": d["kind"],
+                "status": d["status"],
+                "error": d["error"],
+                "fields": [
+                    {
+                        "name": f["name"],
+                        "status": f["status"],
+                        "value": f["value"],
+                        "digits": f["digits"],
+                        "text": f["text"],
+                        "confidence": f["confidence"],
+                        "reason": f["reason"],
+                        "bbox": json.loads(f["bbox"]),
+                        "crop": f["crop"],
+                        "characters": chars_by_field.get(f["id"], []),
+                    }
+                    for f in fields_by_doc.get(d["id"], [])
+                ],
+            }
