@@ -168,13 +168,13 @@ def render_envelope(
 
     # destination address, handwritten
     pen = str(rng.choice(["blue", "blue-black", "black", "royal-blue"], p=[0.4, 0.15, 0.35, 0.1]))
-    hand = rng.uniform(1.1, 1.45)  # addresses are written larger than cheque amounts
+    hand = rng.uniform(1.1, 1.45) * min(1.0, h_in / 4.1)  # larger than cheque amounts; smaller on small envelopes
     writer_base = random_writer(rng, dpi, hand, pen)
-    xh = max(8, int(writer_base.height * rng.uniform(0.42, 0.55)))
+    xh = max(8, int(writer_base.height * rng.uniform(0.4, 0.5)))
     pen_px = writer_base.pen
     x0 = w_in * rng.uniform(0.3, 0.42)
     y0 = h_in * rng.uniform(0.48, 0.56)
-    spacing = rng.uniform(0.3, 0.4)
+    spacing = writer_base.height / dpi * rng.uniform(1.8, 2.3)  # lines far enough apart for loops not to collide
     extra = bool(rng.random() < 0.3) or cover == 1
     boxes = bool(rng.random() < 0.2) or cover == 0
     lines = ["name", *(["extra"] if extra else []), "street", "city"]
@@ -189,7 +189,7 @@ def render_envelope(
             page.ink(alpha, lx, base - int(alpha.shape[0] * 0.72), writer_base.ink)
         elif line == "street":
             house = random_house_number(rng)
-            writer = random_writer(rng, dpi, hand, pen)
+            writer = _same_hand(random_writer(rng, dpi, hand, pen), writer_base, rng)
             written = compose(house.text, writer, rng, source)
             chars = page.write(written, lx, base, writer.ink)
             fields.append(field_truth("number", house, chars, writer, written))
@@ -204,7 +204,7 @@ def render_envelope(
             state = scribble(rng, page.px(0.4), xh, pen_px, writer_base.slant, 1)[:, : page.px(0.35)]
             page.ink(state, sx, base - int(state.shape[0] * 0.72), writer_base.ink)
             zx = sx + state.shape[1] + page.px(rng.uniform(0.12, 0.3))
-            writer = random_writer(rng, dpi, hand, pen)
+            writer = _same_hand(random_writer(rng, dpi, hand, pen), writer_base, rng)
             if boxes:
                 chars = _boxed_zip(page, rng, source, writer, zip_field.text, zx, base)
                 fields.append(field_truth("zip", zip_field, chars, writer, None, layout="boxes"))
@@ -224,6 +224,12 @@ def render_envelope(
     }
     mask = page.field_mask() if record else None
     return Rendered("envelope", page.array(), dpi, fields, style, printed, mask)
+
+
+def _same_hand(writer, base, rng: np.random.Generator):
+    """The address is one person's: a field's writer keeps its own jitter but the address writer's size and slant."""
+    height = max(12, int(base.height * rng.uniform(0.92, 1.08)))
+    return type(writer)(**{**writer.__dict__, "height": height, "slant": base.slant})
 
 
 def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer, text: str, left: int,
