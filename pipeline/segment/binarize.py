@@ -36,7 +36,7 @@ def is_bitonal(grey: np.ndarray) -> bool:
     return top2 >= 0.98 * grey.size
 
 
-def binarize(grey: np.ndarray, window: int | None = None, k: float = 0.2, global_slack: float = 0.15) -> np.ndarray:
+def binarize(grey: np.ndarray, window: int | None = None, k: float = 0.08, global_slack: float = 0.1) -> np.ndarray:
     """Boolean ink mask (True = ink) of a field crop with dark ink on light paper.
 
     ``window`` is the Sauvola window (odd); by default about a third of the crop height, so it spans a stroke
