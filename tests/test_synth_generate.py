@@ -75,7 +75,7 @@ def test_boxes_sit_on_the_ink(kind, mode):
     for index in range(6):
         made = make_document(kind, index, 3, mode, source, record=True)
         h, w = made.image.shape[:2]
-        mask = cv2.warpAffine(made.rendered.field_mask, made.matrix, (w, h)) >= ALPHA_INK
+        mask = cv2.warpAffine(made.rendered.field_mask, made.matrix, (w, h), flags=cv2.INTER_NEAREST) >= ALPHA_INK
         in_chars, in_fields = np.zeros_like(mask), np.zeros_like(mask)
         for f in made.fields:
             for c in f["characters"]:

@@ -31,6 +31,7 @@ PAPERS = {
     "kraft": (198, 163, 115),
     "grey-blue": (232, 236, 242),
 }
+BOX_PITCH = 0.27  # inches from one pre-printed ZIP box to the next
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -198,18 +199,28 @@ def render_envelope(
             page.ink(alpha, right + page.px(0.12), base - int(alpha.shape[0] * 0.72), writer_base.ink)
         else:
             zip_field = random_zip(rng, True if cover == 2 else None)
-            alpha = scribble(rng, page.px(1.6), xh, pen_px, writer_base.slant, int(rng.integers(1, 3)))
+            writer = _same_hand(random_writer(rng, dpi, hand, pen), writer_base, rng)
+            written = None if boxes else compose(zip_field.text, writer, rng, source)
+            if boxes:
+                zip_w = len(zip_field.text.replace("-", "")) * page.px(BOX_PITCH) + page.px(0.22) * (
+                    "-" in zip_field.text
+                )
+            else:
+                zip_w = written.alpha.shape[1]
+            right = page.width - page.px(0.3)  # the ZIP must end on the envelope
+            gap, state_w = page.px(rng.uniform(0.12, 0.3)), page.px(0.35)
+            room = right - zip_w - gap - state_w - page.px(0.15) - lx
+            city_w = max(page.px(0.5), min(page.px(1.6), room))
+            alpha = scribble(rng, city_w, xh, pen_px, writer_base.slant, int(rng.integers(1, 3)))[:, :city_w]
             page.ink(alpha, lx, base - int(alpha.shape[0] * 0.72), writer_base.ink)
             sx = lx + (ink_box(alpha) or (0, 0, alpha.shape[1], 0))[2] + page.px(0.15)
-            state = scribble(rng, page.px(0.4), xh, pen_px, writer_base.slant, 1)[:, : page.px(0.35)]
+            state = scribble(rng, page.px(0.4), xh, pen_px, writer_base.slant, 1)[:, :state_w]
             page.ink(state, sx, base - int(state.shape[0] * 0.72), writer_base.ink)
-            zx = sx + state.shape[1] + page.px(rng.uniform(0.12, 0.3))
-            writer = _same_hand(random_writer(rng, dpi, hand, pen), writer_base, rng)
+            zx = min(sx + state.shape[1] + gap, right - zip_w)
             if boxes:
                 chars = _boxed_zip(page, rng, source, writer, zip_field.text, zx, base)
                 fields.append(field_truth("zip", zip_field, chars, writer, None, layout="boxes"))
             else:
-                written = compose(zip_field.text, writer, rng, source)
                 chars = page.write(written, zx, base, writer.ink)
                 fields.append(field_truth("zip", zip_field, chars, writer, written, layout="line"))
     style = {
@@ -235,7 +246,7 @@ def _same_hand(writer, base, rng: np.random.Generator):
 def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer, text: str, left: int,
                base: int) -> list[dict]:  # fmt: skip
     """Pre-printed ZIP boxes (five, or five + dash + four) with one handwritten digit centred in each."""
-    bw, bh = page.px(0.24), page.px(0.3)
+    bw, bh = page.px(BOX_PITCH - 0.03), page.px(0.3)
     box_ink = (120, 120, 130) if rng.random() < 0.5 else (200, 90, 60)
     height = int(bh * 0.72)
     writer = type(writer)(**{**writer.__dict__, "height": height})

@@ -128,7 +128,8 @@ def digit_glyph(label: int, height: int, style: WriterStyle, rng: np.random.Gene
     pad = max(2, round(scale * 1.5))
     big = cv2.resize(crop, (ww, hh), interpolation=cv2.INTER_CUBIC)
     big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    alpha = np.clip((big - style.stroke) / 0.12 + 0.5, 0.0, 1.0).astype(np.float32)
+    threshold = min(style.stroke, 0.75 * float(big.max()))  # a faint thin digit must still leave a stroke
+    alpha = np.clip((big - threshold) / 0.12 + 0.5, 0.0, 1.0).astype(np.float32)
     broken = False
     if rng.random() < style.broken:
         y = int(pad + hh * rng.uniform(0.3, 0.7))
@@ -212,10 +213,13 @@ def ink_box(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
 def make_glyph(
     char: str, height: int, style: WriterStyle, rng: np.random.Generator, source: DigitSource, scale: float = 1.0
 ) -> Glyph:
-    """A digit from the real images, or a drawn sign."""
+    """A digit from the real images, or a drawn sign, inked with varying pen pressure."""
     if char.isdigit():
-        return digit_glyph(int(char), round(height * scale), style, rng, source)
-    return symbol_glyph(char, height, style, rng, scale)
+        glyph = digit_glyph(int(char), round(height * scale), style, rng, source)
+    else:
+        glyph = symbol_glyph(char, height, style, rng, scale)
+    glyph.alpha *= pen_pressure(rng, glyph.alpha.shape)
+    return glyph
 
 
 def _touch_shift(prev: tuple[Glyph, int, int], cur: tuple[Glyph, int, int], overlap: int) -> int | None:
@@ -257,9 +261,7 @@ def compose(
     for i, char in enumerate(text):
         small = i in raised
         g = make_glyph(char, h, style, rng, source, 0.6 if small else 1.0)
-        box = ink_box(g.alpha)
-        if box is None:
-            continue
+        box = ink_box(g.alpha) or (0, 0, g.alpha.shape[1], g.alpha.shape[0])
         gap = style.spacing * h
         if char in ",.":
             gap = 0.06 * h
@@ -290,7 +292,7 @@ def compose(
         ox, oy = gx - left + pad, gy - g.baseline - top + pad
         region = canvas[oy : oy + g.alpha.shape[0], ox : ox + g.alpha.shape[1]]
         np.maximum(region, g.alpha, out=region)
-        bx0, by0, bx1, by1 = ink_box(g.alpha)
+        bx0, by0, bx1, by1 = ink_box(g.alpha) or (0, 0, g.alpha.shape[1], g.alpha.shape[0])
         chars.append({"char": g.char, "bbox": [ox + bx0, oy + by0, ox + bx1, oy + by1], "source": g.source,
                       "raised": small})  # fmt: skip
     if underline_raised and raised:
@@ -298,7 +300,6 @@ def compose(
         ux0, ux1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
         uy = max(b[3] for b in boxes) + max(2, style.pen)
         cv2.line(canvas, (ux0, uy), (ux1 + style.pen, uy - int(rng.integers(-2, 3))), 1.0, style.pen, cv2.LINE_AA)
-    canvas *= pen_pressure(rng, canvas.shape)
     notes = {"touching_after": touching, "broken": broken}
     return Written(canvas, chars, frame_base - top + pad, notes)
 
