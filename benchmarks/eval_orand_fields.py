@@ -24,6 +24,16 @@ from pipeline.data.orand import load_amount_labels
 from pipeline.segment.field import FieldCrop, FieldReader
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: digits inserted, dropped or misread."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
 def evaluate(reader: FieldReader, crops: list[FieldCrop], truths: list[str], batch: int, verbose: bool) -> dict:
     """Read the crops in batches and compare digit strings with the truth."""
     results = []
@@ -33,6 +43,7 @@ def evaluate(reader: FieldReader, crops: list[FieldCrop], truths: list[str], bat
     elapsed = time.perf_counter() - start
     n = len(results)
     right = [r.digits == t for r, t in zip(results, truths, strict=True)]
+    chars = sum(max(0, len(t) - edit_distance(r.digits, t)) for r, t in zip(results, truths, strict=True))
     accepted = [r.status == "accepted" for r in results]
     reasons = Counter(r.reason for r in results if r.reason)
     if verbose:
@@ -44,6 +55,7 @@ def evaluate(reader: FieldReader, crops: list[FieldCrop], truths: list[str], bat
     return {
         "fields": n,
         "raw_accuracy": sum(right) / n,
+        "char_accuracy": chars / max(1, sum(len(t) for t in truths)),
         "accepted_right": sum(a and r for a, r in zip(accepted, right, strict=True)) / n,
         "accepted_wrong": sum(a and not r for a, r in zip(accepted, right, strict=True)) / n,
         "rejected": sum(not a for a in accepted) / n,
@@ -55,6 +67,7 @@ def evaluate(reader: FieldReader, crops: list[FieldCrop], truths: list[str], bat
 def report(title: str, stats: dict) -> None:
     print(f"{title}: {stats['fields']} fields")
     print(f"  raw digit-string accuracy  {100 * stats['raw_accuracy']:.1f}%")
+    print(f"  digit accuracy (1 - edit distance / digits)  {100 * stats['char_accuracy']:.1f}%")
     print(f"  accepted and right         {100 * stats['accepted_right']:.1f}%")
     print(f"  accepted and wrong         {100 * stats['accepted_wrong']:.1f}%")
     print(f"  rejected                   {100 * stats['rejected']:.1f}%  {stats['reasons']}")

@@ -23,7 +23,7 @@ from pipeline.segment.components import Piece, Scale, estimate_scale, find_piece
 from pipeline.segment.lines import remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
-from pipeline.segment.search import Path, SearchConfig, Segment, best_paths, candidate_segments, render
+from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
 from pipeline.segment.symbols import slant
 from pipeline.segment.zipcode import parse_zip
 
@@ -159,7 +159,8 @@ class FieldReader:
         if not paths:
             return empty
         if crop.kind == "amount":
-            paths = [Path(p.cost, tuple(self._slash_before_ending(list(p.steps), item.segments))) for p in paths]
+            fix = self._slash_before_ending
+            paths = [Path(p.cost, tuple(fix(list(p.steps), item.segments, item.scale))) for p in paths]
         best = paths[0]
         if not best.digits:
             empty.detail = "no digit-like ink"
@@ -214,17 +215,22 @@ class FieldReader:
             detail=detail,
         )
 
-    def _slash_before_ending(self, steps: list, segments: list[Segment]) -> list:
-        """A '1' leaning like '/' right after the last digits and before a final dash is the '/-' ending."""
-        from pipeline.segment.search import Step
-
+    def _slash_before_ending(self, steps: list, segments: list[Segment], scale: Scale) -> list:
+        """The '/-' ending read as a final '1': a '1' after the last digits that leans like '/' or is taller than
+        the digits and is followed by a dash, or that is far too wide for a '1' (the dash written on to the slash)."""
         digit_idx = [i for i, s in enumerate(steps) if s.kind == "digit"]
         if len(digit_idx) < 2:
             return steps
         last = digit_idx[-1]
-        after = [s for s in steps[last + 1 :] if s.char]
         s = steps[last]
-        if s.char == "1" and after and after[0].char in "-=" and slant(segments[s.segment].mask) > 20:
+        if s.char != "1":
+            return steps
+        after = [t for t in steps[last + 1 :] if t.char]
+        seg = segments[s.segment]
+        leaning = slant(seg.mask) > 8 or seg.h > 1.25 * scale.digit_height
+        dashed = bool(after) and after[0].char in "-="
+        flourish = not after and seg.w > 0.9 * scale.digit_height
+        if (dashed and leaning) or flourish:
             steps = [*steps[:last], Step(s.segment, "symbol", "/", s.cost), *steps[last + 1 :]]
         return steps
 

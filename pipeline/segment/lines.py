@@ -67,8 +67,11 @@ def _writing_height(ink: np.ndarray) -> float:
     return float(np.median(heights)) if heights.size else 0.0
 
 
-def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float = 0.85) -> LineRemoval:
-    """Erase horizontal rules at least ``min_share`` of the width long and vertical rules ``vertical_share`` tall."""
+def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float = 0.5) -> LineRemoval:
+    """Erase horizontal rules at least ``min_share`` of the width long, and vertical rules at least ``vertical_share``
+    of the crop tall and 1.5 times the writing's height (a box side, not a tall '1') in crops at least twice as tall
+    as the writing. With both a top and a bottom
+    side of a box found, pieces mostly outside the box (the legal amount's tail above it) go too."""
     h, w = ink.shape
     ink = ink.copy()
     removed = np.zeros_like(ink)
@@ -76,15 +79,22 @@ def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float 
         return LineRemoval(ink, removed)
     reach = max(2, h // 25)
     h_len = max(int(min_share * w), 3 * h // 2)
+    band = None
     if h_len < w:
         rule = _rule_mask(ink, h_len, horizontal=True)
         if rule.any():
+            rows = np.nonzero(rule.sum(axis=1) >= 0.5 * w)[0]
             rule &= ~_keep_crossings(ink, rule, True, reach)
             ink &= ~rule
             removed |= rule
+            # a box: writing outside its top and bottom sides belongs to other fields
+            if rows.size and rows.max() - rows.min() >= h // 3:
+                band = (int(rows.min()), int(rows.max()))
     # a vertical rule must also be much taller than the writing, or a straight '1' in a tight crop would go
-    v_len = max(int(vertical_share * h), int(1.8 * _writing_height(ink)))
-    if 8 <= v_len <= h:
+    # and only in a loose crop (a whole printed box), never in a crop cut tight around the writing
+    writing = _writing_height(ink)
+    v_len = max(int(vertical_share * h), int(1.5 * writing))
+    if 8 <= v_len <= h and h >= 2.0 * writing:
         rule = _rule_mask(ink, v_len, horizontal=False)
         if rule.any():
             cols = np.nonzero(rule.any(axis=0))[0]
@@ -97,4 +107,19 @@ def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float 
                 cut = int(left_rules.max()) + 1
                 removed[:, :cut] |= ink[:, :cut]
                 ink[:, :cut] = False
+    if band is not None:
+        ink = _inside_band(ink, band)
     return LineRemoval(ink, removed)
+
+
+def _inside_band(ink: np.ndarray, band: tuple[int, int]) -> np.ndarray:
+    """Keep the pieces whose ink lies mostly between the box's top and bottom sides."""
+    count, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return ink
+    rows = np.arange(ink.shape[0])[:, None]
+    inside = np.bincount(labels[(rows >= band[0]) & (rows <= band[1]) & ink], minlength=count)
+    total = np.bincount(labels[ink], minlength=count)
+    keep = inside >= 0.5 * np.maximum(total, 1)
+    keep[0] = False
+    return keep[labels]
