@@ -183,12 +183,13 @@ def samples(out_dir, cheques, envelopes, seed, bad, data_dir, formats, sheet, no
     default=None,
     help="write the full report as JSON here ('-' for stdout instead of the table)",
 )
-def score(truth_path, results_path, json_path):
+@click.option("--by", "group_by", multiple=True, help="also break down by a truth style key: format, scan.mode, dpi")
+def score(truth_path, results_path, json_path, group_by):
     """Score results.jsonl against truth.jsonl: read, error and reject rates per kind and overall."""
     from pipeline.score import ScoreError, format_table, score_files
 
     try:
-        report = score_files(truth_path, results_path)
+        report = score_files(truth_path, results_path, tuple(group_by))
     except ScoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -160,3 +160,20 @@ def test_cli_table_and_json(tmp_path, case):
     assert json.loads((tmp_path / "report.json").read_text())["overall"]["documents"] == 8
     run = CliRunner().invoke(main, [*args, "--json", "-"])
     assert json.loads(run.output)["by_kind"]["cheque"]["right"] == 1
+
+
+def test_breakdown_by_style():
+    truth = [
+        {"document": "a.jpg", "kind": "cheque", "style": {"scan": {"mode": "bitonal"}},
+         "fields": [{"name": "amount", "value": "5", "digits": "5", "style": {"format": "no_cents"}}]},
+        {"document": "b.jpg", "kind": "cheque", "style": {"scan": {"mode": "color"}},
+         "fields": [{"name": "amount", "value": "7.5", "digits": "75", "style": {"format": "plain"}}]},
+    ]  # fmt: skip
+    fields = [{"name": "amount", "status": "accepted", "value": "5"}]
+    results = [{"document": "a.jpg", "status": "ok", "fields": fields}]
+    report = score(truth, results, group_by=("format", "scan.mode", "missing.key"))
+    assert report["by_style"]["format"]["cheque:no_cents"]["read_rate"] == 1.0
+    assert report["by_style"]["format"]["cheque:plain"]["reject_rate"] == 1.0
+    assert set(report["by_style"]["scan.mode"]) == {"cheque:bitonal", "cheque:color"}
+    assert report["by_style"]["missing.key"]["cheque:-"]["documents"] == 2
+    assert "by scan.mode" in format_table(report)
