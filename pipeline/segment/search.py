@@ -165,7 +165,7 @@ def digit_penalty(segment: Segment, atoms: list[Piece], scale: Scale, config: Se
                     columns[b.x - segment.x : b.x1 - segment.x] |= b.mask.any(axis=0)
             own = a.mask.any(axis=0)
             shared = int((own & columns[a.x - segment.x : a.x1 - segment.x]).sum())
-            if shared < 0.5 * own.sum():
+            if shared < 0.3 * own.sum():
                 low = a.y > scale.middle - 0.05 * H
                 cost += 2.0 if (low or a.h < 0.5 * H) else 2.5 if a.h >= 0.6 * H else 1.0
         for a, b in itertools.combinations(group, 2):
