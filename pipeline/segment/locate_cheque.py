@@ -1,0 +1,360 @@
+"""Find the courtesy amount on a cheque without knowing its layout.
+
+Cheque stocks differ, but the courtesy amount is always a short zone on the right half, made for a handwritten
+number: a box, an underline or a shaded band, behind a printed currency sign. So candidates come from printed
+structure (single boxes, underlines of box length, shaded bands) plus, as a fallback, handwritten blocks on the
+right; each is scored by what makes it an amount zone (structure, handwriting inside, a compact printed sign just
+left of it, height on the cheque) and against what makes it something else: a row of date boxes, a signature
+line at the bottom, the MICR band, a rule longer than any amount zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from pipeline.segment.pageview import BoxXYXY, PageView
+
+
+@dataclass
+class Rule:
+    """A horizontal printed rule in view pixels."""
+
+    x0: int
+    x1: int
+    y: int
+
+    @property
+    def length(self) -> int:
+        return self.x1 - self.x0
+
+
+@dataclass
+class Candidate:
+    """A zone that may hold the amount: its box in view pixels, where it came from, and its score."""
+
+    box: BoxXYXY
+    source: str  # box | underline | shaded | ink
+    score: float = 0.0
+    ink_box: BoxXYXY | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Located:
+    """A located field: boxes in page pixels, the deskewed crop for the reader, or why it was not found."""
+
+    name: str
+    kind: str
+    bbox: BoxXYXY | None  # the handwritten ink, page pixels
+    zone: BoxXYXY | None  # the printed zone (box, underline band) it sits in, page pixels
+    crop: np.ndarray | None
+    score: float = 0.0
+    source: str = ""
+    reason: str | None = None  # None when found, else why not
+
+
+def _ridges(view: PageView, length: int, horizontal: bool, level: float = 0.3) -> np.ndarray:
+    """Pixels on a thin dark line at least ``length`` long: the line's mean darkness along it is high and peaks
+    across it. Working on darkness, not on the thresholded ink, keeps faint hairline rules that downscaling greys.
+    """
+    dark = np.clip(1.0 - view.norm, 0.0, 1.0)
+    k = (length, 1) if horizontal else (1, length)
+    mean = cv2.blur(dark, k)
+    across = np.ones((3, 1) if horizontal else (1, 3), np.uint8)
+    peak = mean >= cv2.dilate(mean, across)
+    # thin: three pixels away on either side the line is gone (a row of text or a stroke stays dark there)
+    d = 3
+    pad = (
+        cv2.copyMakeBorder(mean, d, d, 0, 0, cv2.BORDER_REPLICATE)
+        if horizontal
+        else cv2.copyMakeBorder(mean, 0, 0, d, d, cv2.BORDER_REPLICATE)
+    )
+    a, b = (pad[: -2 * d], pad[2 * d :]) if horizontal else (pad[:, : -2 * d], pad[:, 2 * d :])
+    # writing may touch one side of a rule, so one side must be clear and the other merely lighter
+    thin = (mean - np.minimum(a, b) > 0.6 * mean) & (mean - np.maximum(a, b) > 0.1 * mean)
+    return (mean > level) & peak & thin
+
+
+def horizontal_rules(view: PageView, min_len: int) -> tuple[list[Rule], np.ndarray]:
+    """Printed horizontal rules as segments (small breaks bridged), and their mask (one pixel each side grown)."""
+    ridge = _ridges(view, min_len, True).astype(np.uint8)
+    bridge = max(5, min_len // 3)
+    ridge = cv2.morphologyEx(ridge, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
+    rules = []
+    keep = np.zeros(count, bool)
+    for i in range(1, count):
+        x, y, w, h, _ = stats[i]
+        # the blur spreads a rule by half the kernel at each end
+        x0, x1 = x + min_len // 2, x + w - min_len // 2
+        if x1 - x0 >= min_len // 2 and h <= max(4, w // 12):
+            rules.append(Rule(int(x0), int(x1), int(y + h // 2)))
+            keep[i] = True
+    mask = np.zeros_like(view.ink)
+    for r in rules:
+        mask[max(0, r.y - 1) : r.y + 2, r.x0 : r.x1] = True
+    return rules, mask
+
+
+def vertical_rules(view: PageView, min_len: int) -> np.ndarray:
+    """Mask of straight vertical lines at least ``min_len`` tall (box sides, date-box dividers)."""
+    return _ridges(view, min_len, False, 0.3)
+
+
+def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], skip_left: int = 0,
+             min_gap: int = 5) -> BoxXYXY | None:  # fmt: skip
+    """Extent of the writing in the zone: blobs centred in it (allowed to overflow by ``reach``: left, up, right,
+    down), restricted to the heaviest row band, so a date or words just above an underline are left out.
+
+    ``skip_left``: blobs wholly within this many pixels of the zone's left edge are left out (a sign printed inside
+    a shaded band). Thin upright blobs at the zone's sides are box sides, not writing.
+    """
+    h, w = ink.shape
+    x0, y0, x1, y1 = zone
+    ox0, oy0 = max(0, x0 - reach[0]), max(0, y0 - reach[1])
+    ox1, oy1 = min(w, x1 + reach[2]), min(h, y1 + reach[3])
+    if ox1 <= ox0 or oy1 <= oy0:
+        return None
+    sub = ink[oy0:oy1, ox0:ox1].astype(np.uint8)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    kept = []
+    zx0, zy0, zx1, zy1 = x0 - ox0, y0 - oy0, x1 - ox0, y1 - oy0
+    for i in range(1, count):
+        bx, by, bw, bh, area = stats[i]
+        if area < 3:
+            continue
+        if skip_left and bx + bw <= zx0 + skip_left:
+            continue
+        if bw <= 3 and bh >= 0.5 * (zy1 - zy0) and (bx <= zx0 + 4 or bx + bw >= zx1 - 4):
+            continue
+        cx, cy = bx + bw / 2, by + bh / 2
+        if zx0 <= cx < zx1 and zy0 <= cy < zy1:
+            kept.append((bx, by, bx + bw, by + bh, area))
+    if not kept:
+        return None
+    rows = np.zeros(oy1 - oy0 + 1, np.float64)
+    for _bx0, by0, _bx1, by1, area in kept:
+        rows[by0:by1] += area / max(1, by1 - by0)
+    occupied = rows > 0
+    bands, start, gap = [], None, 0
+    for y, on in enumerate(occupied):
+        if on:
+            if start is None:
+                start = y
+            gap, end = 0, y + 1
+        elif start is not None:
+            gap += 1
+            if gap >= min_gap:
+                bands.append((start, end))
+                start = None
+    if start is not None:
+        bands.append((start, end))
+    band = max(bands, key=lambda b: (rows[b[0] : b[1]].sum(), b[0]))
+    chosen = [k for k in kept if band[0] <= (k[1] + k[3]) / 2 < band[1]]
+    b = np.array(chosen)
+    return (int(b[:, 0].min() + ox0), int(b[:, 1].min() + oy0), int(b[:, 2].max() + ox0), int(b[:, 3].max() + oy0))
+
+
+def _writing(ink: np.ndarray, rules_mask: np.ndarray) -> np.ndarray:
+    """Ink with printed horizontal rules taken out: what is left in a zone is writing (or printed glyphs)."""
+    return ink & ~rules_mask
+
+
+def candidates(view: PageView) -> list[Candidate]:
+    """All zones worth scoring, from boxes, underlines, shaded bands and handwritten blocks on the right."""
+    ink = view.ink
+    _h, w = ink.shape
+    inch = view.inch
+    rules, rmask = horizontal_rules(view, inch(0.4))
+    vmask = vertical_rules(view, inch(0.15))
+    found: list[Candidate] = []
+    right = [r for r in rules if (r.x0 + r.x1) / 2 > 0.5 * w and r.length <= max(inch(2.6), 0.45 * w)]
+    used_as_box: set[int] = set()
+    # boxes: a top and a bottom rule of the same extent
+    for i, bottom in enumerate(right):
+        for j, top in enumerate(right):
+            if j == i:
+                continue
+            gap = bottom.y - top.y
+            if not (inch(0.18) <= gap <= inch(0.7)):
+                continue
+            if abs(top.x0 - bottom.x0) > inch(0.12) or abs(top.x1 - bottom.x1) > inch(0.12):
+                continue
+            x0, x1 = max(top.x0, bottom.x0), min(top.x1, bottom.x1)
+            cand = Candidate((x0, top.y, x1, bottom.y), "box")
+            found.append(cand)
+            used_as_box.update((i, j))
+    found += _holes(view, rmask | vmask)
+    for i, r in enumerate(right):
+        if i in used_as_box or r.length < inch(0.8):
+            continue
+        found.append(Candidate((r.x0, max(0, r.y - inch(0.5)), r.x1, r.y), "underline"))
+    found += _shaded(view)
+    writing = _writing(ink, rmask)
+    found += _ink_blocks(view, writing)
+    for cand in found:
+        _score(view, cand, writing, rules, vmask)
+    return sorted(found, key=lambda c: -c.score)
+
+
+def _holes(view: PageView, rules: np.ndarray) -> list[Candidate]:
+    """Closed printed frames of an amount box's size: paper enclosed by ink (faint rules bridged by their ridges).
+
+    This finds boxes whose rules the rule finder only saw in pieces, and the cell right of a divider that keeps a
+    printed sign apart (Indian cheques: a rupee sign, a bar, then the amount).
+    """
+    inch = view.inch
+    _h, w = view.shape
+    frame = (view.ink | rules).astype(np.uint8)
+    contours, hierarchy = cv2.findContours(frame, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    if hierarchy is None:
+        return out
+    for contour, (_n, _p, _child, parent) in zip(contours, hierarchy[0], strict=True):
+        if parent < 0:
+            continue  # an outer boundary; holes have a parent
+        x, y, bw, bh = cv2.boundingRect(contour)
+        box_sized = inch(0.8) <= bw <= inch(2.8) and inch(0.18) <= bh <= inch(0.75) and x + bw / 2 > 0.5 * w
+        if box_sized and cv2.contourArea(contour) >= 0.8 * bw * bh:  # rectangular
+            # the hole's outline runs on the frame's inner pixels: step inside
+            out.append(Candidate((x + 2, y + 2, x + bw - 2, y + bh - 2), "box"))
+    return out
+
+
+def _shaded(view: PageView) -> list[Candidate]:
+    """Bands printed a little darker than the paper (a tint the threshold drops), box-sized, on the right."""
+    norm = view.norm
+    _h, w = norm.shape
+    inch = view.inch
+    pale = (norm < 0.975) & (norm > 0.75)
+    tint = cv2.morphologyEx((norm < 0.975).astype(np.uint8), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (inch(0.5), inch(0.12))))  # fmt: skip
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(tint, connectivity=8)
+    out = []
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        band_sized = inch(0.8) <= bw <= inch(2.6) and inch(0.15) <= bh <= inch(0.7) and x + bw / 2 > 0.5 * w
+        if band_sized and area >= 0.7 * bw * bh and pale[y : y + bh, x : x + bw].mean() >= 0.5:
+            out.append(Candidate((int(x), int(y), int(x + bw), int(y + bh)), "shaded"))
+    return out
+
+
+def _ink_blocks(view: PageView, writing: np.ndarray) -> list[Candidate]:
+    """Word-sized blocks of ink on the right half, for zones with no printed structure left (bitonal shading)."""
+    inch = view.inch
+    _h, w = writing.shape
+    joined = cv2.dilate(writing.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (inch(0.2), inch(0.05))))
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    out = []
+    for i in range(1, count):
+        x, y, bw, bh, _ = stats[i]
+        if x + bw / 2 > 0.55 * w and inch(0.5) <= bw <= inch(2.4) and inch(0.15) <= bh <= inch(0.7):
+            out.append(Candidate((int(x), int(y), int(x + bw), int(y + bh)), "ink"))
+    return out
+
+
+def _sign_left(writing: np.ndarray, box: BoxXYXY, inch) -> bool:
+    """A compact printed glyph just left of (or at the left inside edge of) the zone: the currency sign."""
+    x0, y0, _x1, y1 = box
+    h, w = writing.shape
+    sx0, sx1 = max(0, x0 - inch(0.45)), min(w, x0 + inch(0.05))
+    sy0, sy1 = max(0, y0 - inch(0.05)), min(h, y1 + inch(0.02))
+    if sx1 <= sx0 or sy1 <= sy0:
+        return False
+    sub = writing[sy0:sy1, sx0:sx1].astype(np.uint8)
+    count, _l, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    for i in range(1, count):
+        _x, _y, bw, bh, area = stats[i]
+        x = stats[i][0]
+        if inch(0.11) <= bh <= inch(0.3) and inch(0.03) <= bw <= inch(0.22) and area >= 6:
+            # isolated: no other printed glyph close on its left (the last letter of a printed word is not a sign)
+            left = writing[sy0:sy1, max(0, sx0 + x - inch(0.08)) : sx0 + x]
+            if not left.any():
+                return True
+    return False
+
+
+def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rule], vmask: np.ndarray) -> None:
+    inch = view.inch
+    h, w = writing.shape
+    x0, y0, x1, y1 = cand.box
+    zw, zh = x1 - x0, y1 - y0
+    s = {"box": 3.0, "underline": 2.0, "shaded": 2.0, "ink": 0.5}[cand.source]
+    inner = (x0 + 2, y0 + 1, x1 - 2, y1 - 1)
+    up = inch(0.2) if cand.source != "ink" else 0
+    skip = inch(0.21) if cand.source == "shaded" else 0
+    if cand.source == "ink" and _sign_left(writing, (x0 + inch(0.2), y0, x1, y1), inch):
+        skip = inch(0.21)  # the block starts with the printed sign (a shaded band the threshold dropped)
+        s += 1.0
+        cand.notes.append("sign inside")
+    ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
+    cand.ink_box = ink_box
+    if ink_box is None:
+        cand.score = s - 3.0
+        cand.notes.append("empty")
+        return
+    if ink_box[3] - ink_box[1] < inch(0.12):
+        s -= 2.0  # flatter than handwritten digits: printed words or a rule's remains
+        cand.notes.append("flat")
+    ink_pixels = int(writing[y0:y1, x0:x1].sum())
+    if ink_pixels < inch(0.05) * inch(0.3):
+        s -= 1.5
+        cand.notes.append("little ink")
+    # zone size: an amount zone is 1-2.5 in wide
+    if not (inch(0.9) <= zw <= inch(2.7)):
+        s -= 1.0
+    # height on the cheque: amount zones sit between the date (top) and the signature and MICR (bottom)
+    cy = (y0 + y1) / 2 / h
+    if cy < 0.26:
+        s -= 3.5
+    elif cy < 0.3:
+        s -= 0.5
+    if cy > 0.78:
+        s -= 2.5
+    elif cy > 0.7:
+        s -= 1.0
+    cx = (x0 + x1) / 2 / w
+    s += 1.0 * (cx - 0.5)
+    # dividers inside: a row of date boxes (DDMMYYYY), not an amount box
+    inside_v = vmask[y0:y1, x0:x1]
+    if inside_v.size and zh > 4:
+        # straight lines spanning the zone's height, many of them: a row of date boxes (DDMMYYYY), not an amount
+        cols = np.flatnonzero(inside_v.sum(axis=0) >= 0.7 * zh)
+        groups = int(np.count_nonzero(np.diff(cols) > 1) + 1) if cols.size else 0
+        if groups >= 5 or (groups >= 4 and zw < inch(1.2)):
+            s -= 3.0
+            cand.notes.append("divided")
+    if _sign_left(writing, cand.box, inch):
+        s += 1.5
+        cand.notes.append("sign")
+    cand.score = s
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    return cands
+
+
+def locate_amount(view: PageView, name: str = "amount") -> Located:
+    """The courtesy amount's ink box and a deskewed crop for the reader, or not_found with a reason."""
+    cands = [c for c in candidates(view) if c.ink_box is not None]
+    if not cands:
+        return Located(name, "amount", None, None, None, 0.0, "", "no zone with handwriting on the right half")
+    best = cands[0]
+    if best.score < 1.0:
+        return Located(name, "amount", None, view.to_page(best.box), None, best.score, best.source,
+                       f"no convincing amount zone (best {best.source} scored {best.score:.1f})")  # fmt: skip
+    return finish(view, name, "amount", best.ink_box, best.box, best.score, best.source)
+
+
+def finish(view: PageView, name: str, kind: str, ink_box: BoxXYXY, zone: BoxXYXY, score: float,
+           source: str) -> Located:  # fmt: skip
+    """Page boxes and the reader's crop (the ink plus a small margin, cut from the full-resolution page)."""
+    h, w = view.shape
+    m = view.inch(0.06)
+    x0, y0, x1, y1 = ink_box
+    crop_box = (max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m))
+    crop = view.crop(crop_box)
+    return Located(name, kind, view.to_page(ink_box), view.to_page(zone), crop, score, source, None)

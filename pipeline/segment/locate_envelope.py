@@ -1,0 +1,254 @@
+"""Find the ZIP code on an envelope: the destination address block, its last line, and the ZIP at its end.
+
+Mail is addressed the same way whatever the envelope: the destination block sits in the middle of the lower
+part, the return address in the top-left corner, postage (stamp, meter, postmark) in the top-right, and a
+sorter's barcode may run along the bottom. So text lines are grouped into blocks, the block below the top band
+and clear of the bottom edge with the most handwriting is the address, its lowest line is the city line, and the
+ZIP is the last word-group of that line (5 digits, or ZIP+4 with its dash). Pre-printed ZIP boxes are recognised
+as a row of cells; then the digits inside the cells are the field and the cell frames are erased from the crop.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.segment.locate_cheque import Located, _ridges
+from pipeline.segment.pageview import BoxXYXY, PageView
+
+
+@dataclass
+class Line:
+    """One text line of the page in view pixels, with the boxes of its ink pieces."""
+
+    box: BoxXYXY
+    pieces: list[BoxXYXY]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def _pieces(ink: np.ndarray, min_area: int = 4) -> list[BoxXYXY]:
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, a in stats[1:] if a >= min_area]
+
+
+def _is_barcode(pieces: list[BoxXYXY], inch) -> bool:
+    """A row of many thin upright bars at a regular pitch (the sorter's barcode), not writing."""
+    bars = [p for p in pieces if p[2] - p[0] <= inch(0.035) and p[3] - p[1] >= 1.8 * (p[2] - p[0])]
+    return len(bars) >= 20 and len(bars) >= 0.7 * len(pieces)
+
+
+def blocks(view: PageView) -> list[Line]:
+    """Ink joined into blocks: pieces smeared by a word gap sideways and a little up and down."""
+    inch = view.inch
+    ink = view.ink
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (inch(0.5), inch(0.08)))
+    joined = cv2.dilate(ink.astype(np.uint8), kernel)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    pieces_by_label: dict[int, list[BoxXYXY]] = {}
+    for box in _pieces(ink):
+        lab = int(labels[box[1], box[0] : box[2]].max())
+        pieces_by_label.setdefault(lab, []).append(box)
+    out = []
+    for lab in range(1, count):
+        _x, _y, _w, _h, _ = stats[lab]
+        pieces = pieces_by_label.get(lab, [])
+        if pieces:
+            b = _union(pieces)
+            out.append(Line(b, pieces))
+    return out
+
+
+def address_block(view: PageView) -> list[Line]:
+    """The destination block as its line blocks, top to bottom: the stack of writing below the top band, away
+    from the left edge, with the most ink (empty when there is none)."""
+    inch = view.inch
+    h, w = view.shape
+    found = []
+    for block in blocks(view):
+        x0, y0, x1, y1 = block.box
+        if block.height < inch(0.12) or x1 - x0 < inch(0.3) or block.height > inch(2.5):
+            continue
+        if (y0 + y1) / 2 < 0.3 * h or (x0 + x1) / 2 < 0.25 * w:
+            continue  # return-address corner and top band (postage)
+        if _is_barcode(block.pieces, inch):
+            continue
+        found.append(block)
+    if not found:
+        return []
+    found.sort(key=lambda b: b.box[1])
+    stacks: list[list[Line]] = []
+    for block in found:
+        for stack in stacks:
+            last = _union([b.box for b in stack])
+            gap = block.box[1] - last[3]
+            overlap = min(block.box[2], last[2]) - max(block.box[0], last[0])
+            if gap < inch(0.35) and overlap > 0:
+                stack.append(block)
+                break
+        else:
+            stacks.append([block])
+    return max(stacks, key=lambda st: sum((p[2] - p[0]) * (p[3] - p[1]) for b in st for p in b.pieces))
+
+
+def last_line(ink: np.ndarray, box: BoxXYXY, inch) -> tuple[int, int, int]:
+    """Rows (top, bottom) of a block's last text line, and how many lines the block seems to hold.
+
+    Loops and descenders join handwritten lines, so lines are split at valleys of the smoothed row profile rather
+    than at empty rows: the last line starts at the deepest valley a line's height above the block's bottom.
+    """
+    x0, y0, x1, y1 = box
+    rows = ink[y0:y1, x0:x1].sum(axis=1).astype(np.float64)
+    k = max(3, inch(0.06)) | 1
+    smooth = np.convolve(rows, np.ones(k) / k, mode="same")
+    n = len(smooth)
+    lines = 1
+    top = 0
+    bottom = n
+    while True:
+        lo, hi = max(0, bottom - inch(0.6)), bottom - inch(0.16)
+        if hi - lo < 2:
+            break
+        cut = lo + int(np.argmin(smooth[lo:hi]))
+        below = smooth[cut:bottom].max() if bottom > cut else 0.0
+        above = smooth[max(0, cut - inch(0.35)) : cut].max() if cut > 0 else 0.0
+        if below == 0 or above == 0 or smooth[cut] > 0.45 * min(below, above):
+            break
+        if lines == 1:
+            top = cut
+        lines += 1
+        bottom = cut
+    return y0 + top, y1, lines
+
+
+def last_line_pieces(pieces: list[BoxXYXY], inch) -> list[BoxXYXY]:
+    """The pieces standing on the block's lowest baseline: lines of handwriting overlap (loops, tall digits), so
+    pieces are taken by where they end, not by empty rows between lines."""
+    pieces = [p for p in pieces if p[3] - p[1] >= 3 or p[2] - p[0] >= 3]
+    if not pieces:
+        return []
+    bottoms = np.array([p[3] for p in pieces if p[3] - p[1] >= inch(0.08)] or [p[3] for p in pieces])
+    base = float(np.percentile(bottoms, 95)) if bottoms.size >= 10 else float(bottoms.max())
+    near = [p[3] - p[1] for p in pieces if p[3] >= base - inch(0.1) and p[3] - p[1] >= inch(0.08)]
+    height = float(np.median(near)) if near else float(inch(0.25))
+    reach = max(inch(0.12), 0.45 * height)
+    return [p for p in pieces if p[3] >= base - reach and p[1] < base]
+
+
+def _cells(view: PageView, box: BoxXYXY) -> list[BoxXYXY]:
+    """Pre-printed ZIP cells along a line: five or more straight upright rules a cell's width apart (found on
+    darkness ridges, as cell frames are often printed pale), returned as the cells between neighbouring rules."""
+    inch = view.inch
+    x0, y0, x1, y1 = box
+    oy0, oy1 = max(0, y0 - inch(0.1)), min(view.shape[0], y1 + inch(0.1))
+    ridge = _ridges(view, inch(0.2), False, 0.25)[oy0:oy1, x0:x1]
+    cols = np.flatnonzero(ridge.sum(axis=0) >= inch(0.2))
+    if cols.size < 5:
+        return []
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
+    xs = [int(r.mean()) + x0 for r in runs]
+    horizontal = _ridges(view, inch(0.12), True, 0.25)[oy0:oy1, x0:x1]
+    cells = []
+    for a, b in itertools.pairwise(xs):
+        if not inch(0.15) <= b - a <= inch(0.35):
+            continue
+        rows = np.flatnonzero(ridge[:, a - x0] | ridge[:, b - x0])
+        if rows.size == 0:
+            continue
+        top, bottom = int(rows[0]), int(rows[-1])
+        # a printed cell is closed: rules along its top and bottom too (handwritten strokes are not)
+        span = horizontal[:, a - x0 + 1 : b - x0]
+        near_top = span[max(0, top - 2) : top + 3].any(axis=0).mean() if span.size else 0.0
+        near_bottom = span[max(0, bottom - 2) : bottom + 3].any(axis=0).mean() if span.size else 0.0
+        if near_top >= 0.5 and near_bottom >= 0.5:
+            cells.append((a, oy0 + top, b, oy0 + bottom + 1))
+    return cells
+
+
+def _zip_group(pieces: list[BoxXYXY], inch) -> list[BoxXYXY]:
+    """The ZIP's pieces: the right end of the line cut at the widest gap that leaves a part as wide as 5 to 10
+    digits of the height written there (the word before it, the state, is cut off by that gap)."""
+    pieces = sorted(pieces, key=lambda p: p[0])
+    right_edge = max(p[2] for p in pieces)
+    tall = [p[3] - p[1] for p in pieces if p[2] >= right_edge - inch(0.8) and p[3] - p[1] >= inch(0.08)]
+    height = float(np.median(tall)) if tall else float(inch(0.25))
+    cuts = []  # (index of the first piece right of the gap, gap width; negative when the boxes overlap)
+    reach = pieces[0][2]
+    for i in range(1, len(pieces)):
+        cuts.append((i, pieces[i][0] - reach))
+        reach = max(reach, pieces[i][2])
+
+    def score(i: int, gap: int) -> float:
+        # a wide gap, a part that holds as many digit-sized pieces as a ZIP (5) or ZIP+4 (9) has, and no word in it
+        part = pieces[i:]
+        n = sum(1 for p in part if p[3] - p[1] >= 0.5 * height and p[2] - p[0] <= 1.1 * height)
+        words = sum(1 for p in part if p[2] - p[0] > 1.6 * height)
+        bonus = 0.6 * height if n in (5, 9, 10) else (-0.6 * height if n <= 4 else 0.0)
+        return gap + bonus - 1.0 * height * words
+
+    ok = [(score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height]
+    if not ok:
+        return pieces
+    return pieces[max(ok)[1] :]
+
+
+def _union(boxes: list[BoxXYXY]) -> BoxXYXY:
+    b = np.array(boxes)
+    return int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())
+
+
+def erase_frames(crop: np.ndarray, dpi: float) -> np.ndarray:
+    """Paint printed cell frames (straight runs longer than a digit's strokes) in the paper colour."""
+    grey = crop.copy()
+    paper = int(np.percentile(grey, 90))
+    ink = (grey < 0.8 * paper).astype(np.uint8)
+    long_h = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (round(0.2 * dpi), 1)))
+    long_v = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, round(0.26 * dpi))))
+    frames = cv2.dilate(long_h | long_v, np.ones((3, 3), np.uint8)).astype(bool)
+    grey[frames] = paper
+    return grey
+
+
+def locate_zip(view: PageView, name: str = "zip") -> Located:
+    """The ZIP's ink box and a deskewed crop for the reader, or not_found with a reason."""
+    inch = view.inch
+    stack = address_block(view)
+    if not stack:
+        return Located(name, "zip", None, None, None, 0.0, "", "no handwritten address block below the top band")
+    block = Line(_union([b.box for b in stack]), [p for b in stack for p in b.pieces])
+    lowest = max(stack, key=lambda b: b.box[3])
+    _top, _bottom, n_lines = last_line(view.ink, lowest.box, inch)
+    score = float(n_lines + len(stack) - 1)
+    pieces = last_line_pieces(block.pieces, inch)
+    if not pieces:
+        return Located(name, "zip", None, view.to_page(block.box), None, 0.0, "", "last address line has no ink")
+    line_box = _union(pieces)
+    cells = _cells(view, line_box)
+    if len(cells) >= 4:
+        frame = _union(cells)
+        inside = [p for p in pieces if frame[0] <= (p[0] + p[2]) / 2 < frame[2]
+                  and not (p[2] - p[0] >= inch(0.15) and p[3] - p[1] >= inch(0.2))]  # fmt: skip
+        ink_box = _union(inside) if inside else frame
+        crop = erase_frames(view.crop(_margin(view, _union([frame, ink_box]), 0.03)), view.dpi)
+        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), crop, score, "boxes")
+    group = _zip_group(pieces, inch)
+    ink_box = _union(group)
+    before = [p for p in pieces if p[2] <= ink_box[0]]
+    left_gap = ink_box[0] - max(p[2] for p in before) if before else inch(0.2)
+    crop_box = _margin(view, ink_box, 0.06, left=max(1, min(inch(0.06), left_gap // 2)))
+    if ink_box[2] - ink_box[0] < inch(0.3):
+        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), None, 0.0, "",
+                       "last word of the address is too short for a ZIP code")  # fmt: skip
+    return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), view.crop(crop_box), score, "line")
+
+
+def _margin(view: PageView, box: BoxXYXY, inches: float, left: int | None = None) -> BoxXYXY:
+    h, w = view.shape
+    m = view.inch(inches)
+    x0, y0, x1, y1 = box
+    return max(0, x0 - (m if left is None else left)), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)

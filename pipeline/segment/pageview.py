@@ -1,0 +1,151 @@
+"""A whole page seen at a low working resolution, deskewed and light-normalised, for finding fields fast.
+
+Locating a field needs layout, not stroke detail: at 100 dpi a cheque is ~600x300 pixels, so every search over
+rules, ink blocks and candidate zones costs a few milliseconds. Boxes found here are mapped back to page pixels
+through the same affine matrix, and the field crop is cut from the full-resolution page, deskewed, so the reader
+sees the original strokes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_DPI = 100.0
+INK_LEVEL = 0.62  # darker than this share of the local paper level is ink (pale security print and shading are not)
+BoxXYXY = tuple[int, int, int, int]  # x0, y0, x1, y1 (end exclusive)
+
+
+def _rotation(center: tuple[float, float], angle: float) -> np.ndarray:
+    return cv2.getRotationMatrix2D(center, angle, 1.0)
+
+
+def _to3(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def normalise_light(small: np.ndarray, dpi: float) -> np.ndarray:
+    """Grey divided by a local paper estimate (max filter then blur): uneven light and tinted paper become ~1.0."""
+    k = max(3, int(dpi * 0.25)) | 1
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    paper = cv2.blur(paper, (k, k)).astype(np.float32)
+    return small.astype(np.float32) / np.maximum(paper, 16.0)
+
+
+def estimate_skew(ink: np.ndarray, limit: float = 4.5, max_points: int = 40_000) -> float:
+    """The rotation (degrees, cv2 sense) that makes text rows and rules horizontal: maximal row-profile contrast.
+
+    Ink pixels are sheared, not the image rotated, so every angle is judged without interpolation (a rotated image
+    is blurrier than the unrotated one, which biases an image-rotation search towards zero). Coarse to fine.
+    """
+    ys, xs = np.nonzero(ink)
+    if ys.size < 50:
+        return 0.0
+    if ys.size > max_points:
+        pick = np.random.default_rng(0).choice(ys.size, max_points, replace=False)
+        ys, xs = ys[pick], xs[pick]
+    xs = xs.astype(np.float64) - ink.shape[1] / 2
+    ys = ys.astype(np.float64)
+    offset = abs(xs).max() * np.tan(np.radians(limit + 1)) + 1
+
+    def sharpness(angle: float) -> float:
+        rows = np.rint(ys - xs * np.tan(np.radians(angle)) + offset).astype(np.int64)
+        profile = np.bincount(rows).astype(np.float64)
+        return float(np.square(np.diff(profile)).sum())
+
+    best = max(np.arange(-limit, limit + 1e-6, 0.25), key=sharpness)
+    fine = max(np.arange(best - 0.2, best + 0.21, 0.05), key=sharpness)
+    return round(float(fine), 2)
+
+
+@dataclass
+class PageView:
+    """The page at WORK_DPI: ``norm`` (paper ~1.0) and ``ink`` after deskew; ``matrix`` maps page px to view px."""
+
+    page: np.ndarray  # the full-resolution grey page, as loaded (upright by then)
+    dpi: float
+    angle: float  # deskew rotation applied, degrees
+    matrix: np.ndarray  # 2x3, page pixels -> view pixels
+    norm: np.ndarray
+    ink: np.ndarray
+
+    @property
+    def scale(self) -> float:
+        """View pixels per page pixel."""
+        return WORK_DPI / self.dpi
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.ink.shape
+
+    def inch(self, inches: float) -> int:
+        """A length in view pixels."""
+        return max(1, round(inches * WORK_DPI))
+
+    def to_page(self, box: BoxXYXY) -> BoxXYXY:
+        """An upright view box as the axis-aligned page-pixel box around its (possibly skewed) outline."""
+        inverse = cv2.invertAffineTransform(self.matrix)
+        x0, y0, x1, y1 = box
+        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ inverse.T
+        h, w = self.page.shape[:2]
+        nx0, ny0 = np.floor(corners.min(0)).astype(int)
+        nx1, ny1 = np.ceil(corners.max(0)).astype(int)
+        return max(0, int(nx0)), max(0, int(ny0)), min(w, int(nx1)), min(h, int(ny1))
+
+    def crop(self, box: BoxXYXY) -> np.ndarray:
+        """The view box cut from the full-resolution page, deskewed (paper fills anything outside the page)."""
+        x0, y0, x1, y1 = box
+        s = 1.0 / self.scale
+        out_w, out_h = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
+        # page -> view, then view -> crop pixels (shift by the box corner, scale back up to page resolution)
+        to_crop = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
+        if abs(self.angle) < 0.05:
+            px0, py0 = round(-to_crop[0, 2]), round(-to_crop[1, 2])
+            h, w = self.page.shape[:2]
+            if px0 >= 0 and py0 >= 0 and px0 + out_w <= w and py0 + out_h <= h:
+                return self.page[py0 : py0 + out_h, px0 : px0 + out_w].copy()
+        paper = int(np.percentile(self.page[::8, ::8], 90)) if self.page.size else 255
+        return cv2.warpAffine(self.page, to_crop[:2], (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=paper)
+
+
+def clear_border(ink: np.ndarray, min_share: float = 0.3) -> np.ndarray:
+    """Drop ink connected to the image edge that spans much of a side: scanner backing and the cut paper edge."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    h, w = ink.shape
+    drop = np.zeros(count, bool)
+    for i in range(1, count):
+        x, y, bw, bh, _area = stats[i]
+        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
+        if touches and (bw >= min_share * w or bh >= min_share * h):
+            drop[i] = True
+    if not drop.any():
+        return ink
+    return ink & ~drop[labels]
+
+
+def make_view(page: np.ndarray, dpi: float, deskew: bool = True) -> PageView:
+    """Downscale, normalise light, threshold, estimate skew and redo the view upright."""
+    if page.ndim == 3:
+        page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    if page.dtype == bool:
+        page = np.where(page, 255, 0).astype(np.uint8)
+    scale = WORK_DPI / max(dpi, 1.0)
+    h, w = page.shape
+    vw, vh = max(8, round(w * scale)), max(8, round(h * scale))
+    small = cv2.resize(page, (vw, vh), interpolation=cv2.INTER_AREA)
+    norm = normalise_light(small, WORK_DPI)
+    ink = clear_border(norm < INK_LEVEL)
+    base = np.array([[vw / w, 0.0, 0.0], [0.0, vh / h, 0.0]])
+    angle = estimate_skew(ink) if deskew else 0.0
+    if abs(angle) >= 0.05:
+        rot = _rotation((vw / 2, vh / 2), angle)
+        small = cv2.warpAffine(small, rot, (vw, vh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        norm = normalise_light(small, WORK_DPI)
+        ink = clear_border(norm < INK_LEVEL)
+        matrix = (_to3(rot) @ _to3(base))[:2]
+    else:
+        angle = 0.0
+        matrix = base
+    return PageView(page, float(dpi), angle, matrix, norm, ink)
