@@ -5,13 +5,15 @@ courtesy amount after a printed currency sign in a box, on an underline or in a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pipeline.synth import names
-from pipeline.synth.amounts import AMOUNT_FORMATS, random_amount, random_date
+from pipeline.synth.amounts import AMOUNT_FORMATS, FieldText, random_amount, random_date
 from pipeline.synth.digits import DigitSource
 from pipeline.synth.document import Rendered, field_truth, single
-from pipeline.synth.handwriting import ALPHA_INK, compose, ink_box, make_glyph, random_writer, scribble
+from pipeline.synth.handwriting import WriterStyle, Written, compose, ink_box, make_glyph, random_writer, scribble
 from pipeline.synth.printing import PATTERNS, Page, micr_line, paper, security_pattern, tinted_background
 
 SIZES = {  # inches: US personal, personal wide, business (3-on-a-page), compact business
@@ -33,7 +35,14 @@ PALETTES = [  # (paper, pattern ink, dark print colour)
 AMOUNT_PLACES = ("payee-box", "payee-underline", "payee-shaded", "legal-box", "upper-right-box")
 
 
-def _fit(text_field, writer_fn, rng, source, max_w: int, max_h: int):
+def _fit(
+    text_field: FieldText,
+    writer_fn: Callable[[float], WriterStyle],
+    rng: np.random.Generator,
+    source: DigitSource,
+    max_w: int,
+    max_h: int,
+) -> tuple[WriterStyle, Written]:
     """Compose, shrinking the writer until the field fits the space people leave for it."""
     writer = writer_fn(1.0)
     for _ in range(6):
@@ -242,6 +251,3 @@ def render_cheque(
     printed = {"cheque_number": cheque_no, "routing": routing, "account": account, "micr": code}
     mask = page.field_mask() if record else None
     return Rendered("cheque", page.array(), dpi, fields, style, printed, mask)
-
-
-__all__ = ["ALPHA_INK", "SIZES", "render_cheque"]

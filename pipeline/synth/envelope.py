@@ -13,7 +13,7 @@ from pipeline.synth import names
 from pipeline.synth.amounts import random_house_number, random_zip
 from pipeline.synth.digits import DigitSource
 from pipeline.synth.document import Rendered, field_truth, single
-from pipeline.synth.handwriting import compose, ink_box, make_glyph, random_writer, scribble
+from pipeline.synth.handwriting import WriterStyle, compose, ink_box, make_glyph, random_writer, scribble
 from pipeline.synth.printing import Page, font, paper
 
 SIZES = {  # inches
@@ -237,13 +237,13 @@ def render_envelope(
     return Rendered("envelope", page.array(), dpi, fields, style, printed, mask)
 
 
-def _same_hand(writer, base, rng: np.random.Generator):
+def _same_hand(writer: WriterStyle, base: WriterStyle, rng: np.random.Generator) -> WriterStyle:
     """The address is one person's: a field's writer keeps its own jitter but the address writer's size and slant."""
     height = max(12, int(base.height * rng.uniform(0.92, 1.08)))
     return type(writer)(**{**writer.__dict__, "height": height, "slant": base.slant})
 
 
-def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer, text: str, left: int,
+def _boxed_zip(page: Page, rng: np.random.Generator, source: DigitSource, writer: WriterStyle, text: str, left: int,
                base: int) -> list[dict]:  # fmt: skip
     """Pre-printed ZIP boxes (five, or five + dash + four) with one handwritten digit centred in each."""
     bw, bh = page.px(BOX_PITCH - 0.03), page.px(0.3)

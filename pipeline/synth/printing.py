@@ -15,7 +15,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.synth.handwriting import ALPHA_INK, Written
+from pipeline.synth.handwriting import Written
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {
@@ -128,11 +128,6 @@ class Page:
         return chars
 
 
-def clip_box(box: list[int], width: int, height: int) -> list[int]:
-    x0, y0, x1, y1 = box
-    return [max(0, x0), max(0, y0), min(width, x1), min(height, y1)]
-
-
 def union_box(boxes: list[list[int]]) -> list[int]:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
@@ -227,11 +222,3 @@ def micr_line(page: Page, x: float, baseline: float, code: str, fill=(18, 18, 18
             page.draw.text((cx, base), ch, font=f, fill=fill, anchor="ls")
         cx += pitch
     return page.px(x), base - h, cx, base
-
-
-def ink_mask_box(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Pixel box of ink in an alpha mask (shared threshold with the handwriting truth)."""
-    ys, xs = np.nonzero(alpha >= ALPHA_INK)
-    if len(ys) == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
