@@ -54,6 +54,7 @@ class Located:
     score: float = 0.0
     source: str = ""
     reason: str | None = None  # None when found, else why not
+    crop_box: BoxXYXY | None = None  # where the crop was cut, page pixels (character boxes come in this frame)
 
 
 def _ridges(view: PageView, length: int, horizontal: bool, level: float = 0.3) -> np.ndarray:
@@ -194,6 +195,7 @@ def candidates(view: PageView) -> list[Candidate]:
         found.append(Candidate((r.x0, max(0, r.y - inch(0.5)), r.x1, r.y), "underline"))
     found += _shaded(view)
     writing = _writing(ink, rmask)
+    view.cache["writing"] = writing
     found += _ink_blocks(view, writing)
     for cand in found:
         _score(view, cand, writing, rules, vmask)
@@ -337,6 +339,12 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     return cands
 
 
+def best_score(view: PageView) -> float:
+    """How convincing the best amount zone of this view is (for telling which way up a cheque is)."""
+    cands = [c for c in candidates(view) if c.ink_box is not None]
+    return cands[0].score if cands else -10.0
+
+
 def locate_amount(view: PageView, name: str = "amount") -> Located:
     """The courtesy amount's ink box and a deskewed crop for the reader, or not_found with a reason."""
     cands = [c for c in candidates(view) if c.ink_box is not None]
@@ -349,12 +357,36 @@ def locate_amount(view: PageView, name: str = "amount") -> Located:
     return finish(view, name, "amount", best.ink_box, best.box, best.score, best.source)
 
 
+def _whole_strokes(view: PageView, box: BoxXYXY) -> BoxXYXY:
+    """Grow the box to the whole ink blobs it cuts (a digit whose centre fell just outside the zone), within
+    a quarter inch sideways and a sixth of an inch up and down, so the reader never gets half a digit."""
+    writing = view.cache.get("writing")
+    if writing is None:
+        return box
+    x0, y0, x1, y1 = box
+    h, w = writing.shape
+    dx, dy = view.inch(0.25), view.inch(0.16)
+    ox0, oy0, ox1, oy1 = max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
+    sub = writing[oy0:oy1, ox0:ox1].astype(np.uint8)
+    count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    nx0, ny0, nx1, ny1 = x0, y0, x1, y1
+    for i in range(1, count):
+        bx, by, bw, bh, area = stats[i]
+        bx, by = bx + ox0, by + oy0
+        if area < 3 or bx >= x1 or bx + bw <= x0 or by >= y1 or by + bh <= y0:
+            continue
+        nx0, ny0 = min(nx0, bx), min(ny0, by)
+        nx1, ny1 = max(nx1, bx + bw), max(ny1, by + bh)
+    return nx0, ny0, nx1, ny1
+
+
 def finish(view: PageView, name: str, kind: str, ink_box: BoxXYXY, zone: BoxXYXY, score: float,
            source: str) -> Located:  # fmt: skip
     """Page boxes and the reader's crop (the ink plus a small margin, cut from the full-resolution page)."""
     h, w = view.shape
     m = view.inch(0.06)
-    x0, y0, x1, y1 = ink_box
+    x0, y0, x1, y1 = _whole_strokes(view, ink_box)
     crop_box = (max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m))
     crop = view.crop(crop_box)
-    return Located(name, kind, view.to_page(ink_box), view.to_page(zone), crop, score, source, None)
+    return Located(name, kind, view.to_page(ink_box), view.to_page(zone), crop, score, source, None,
+                   view.to_page(crop_box))  # fmt: skip

@@ -126,18 +126,21 @@ def last_line(ink: np.ndarray, box: BoxXYXY, inch) -> tuple[int, int, int]:
     return y0 + top, y1, lines
 
 
-def last_line_pieces(pieces: list[BoxXYXY], inch) -> list[BoxXYXY]:
-    """The pieces standing on the block's lowest baseline: lines of handwriting overlap (loops, tall digits), so
-    pieces are taken by where they end, not by empty rows between lines."""
+def last_line_pieces(pieces: list[BoxXYXY], inch) -> tuple[list[BoxXYXY], float, float]:
+    """The pieces standing on the block's lowest baseline, the baseline's row and the writing height there.
+
+    Lines of handwriting overlap (loops, tall digits), so pieces are taken by where they end, not by empty rows
+    between lines.
+    """
     pieces = [p for p in pieces if p[3] - p[1] >= 3 or p[2] - p[0] >= 3]
     if not pieces:
-        return []
+        return [], 0.0, 0.0
     bottoms = np.array([p[3] for p in pieces if p[3] - p[1] >= inch(0.08)] or [p[3] for p in pieces])
     base = float(np.percentile(bottoms, 95)) if bottoms.size >= 10 else float(bottoms.max())
     near = [p[3] - p[1] for p in pieces if p[3] >= base - inch(0.1) and p[3] - p[1] >= inch(0.08)]
     height = float(np.median(near)) if near else float(inch(0.25))
     reach = max(inch(0.12), 0.45 * height)
-    return [p for p in pieces if p[3] >= base - reach and p[1] < base]
+    return [p for p in pieces if p[3] >= base - reach and p[1] < base], base, height
 
 
 def _cells(view: PageView, box: BoxXYXY) -> list[BoxXYXY]:
@@ -224,27 +227,37 @@ def locate_zip(view: PageView, name: str = "zip") -> Located:
     lowest = max(stack, key=lambda b: b.box[3])
     _top, _bottom, n_lines = last_line(view.ink, lowest.box, inch)
     score = float(n_lines + len(stack) - 1)
-    pieces = last_line_pieces(block.pieces, inch)
+    pieces, base, height = last_line_pieces(block.pieces, inch)
     if not pieces:
         return Located(name, "zip", None, view.to_page(block.box), None, 0.0, "", "last address line has no ink")
-    line_box = _union(pieces)
-    cells = _cells(view, line_box)
-    if len(cells) >= 4:
-        frame = _union(cells)
-        inside = [p for p in pieces if frame[0] <= (p[0] + p[2]) / 2 < frame[2]
-                  and not (p[2] - p[0] >= inch(0.15) and p[3] - p[1] >= inch(0.2))]  # fmt: skip
-        ink_box = _union(inside) if inside else frame
-        crop = erase_frames(view.crop(_margin(view, _union([frame, ink_box]), 0.03)), view.dpi)
-        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), crop, score, "boxes")
+    # cut the last line out as a band and take its pieces again: a loop from the line above that touches a
+    # digit no longer drags the whole block into the ZIP
+    lx0, lx1 = min(p[0] for p in pieces), max(p[2] for p in pieces)
+    by0 = max(0, int(base - 1.4 * height))
+    by1 = min(view.shape[0], int(max(p[3] for p in pieces)) + 1)
+    band = [(a + lx0, b + by0, c + lx0, d + by0) for a, b, c, d in _pieces(view.ink[by0:by1, lx0:lx1], 3)]
+    band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3) and p[3] >= base - max(inch(0.12), 0.45 * height)]
+    pieces = band or pieces
     group = _zip_group(pieces, inch)
-    ink_box = _union(group)
+    group_box = _union(group)
+    cells = _cells(view, _union(pieces))
+    if len(cells) >= 4:
+        # printed cells: the field is the digits inside them; their frames are erased from the crop
+        inside = [p for p in group if not (p[2] - p[0] >= inch(0.15) and p[3] - p[1] >= inch(0.2))]
+        ink_box = _union(inside) if inside else group_box
+        crop_box = _margin(view, group_box, 0.03)
+        crop = erase_frames(view.crop(crop_box), view.dpi)
+        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), crop, score, "boxes", None,
+                       view.to_page(crop_box))  # fmt: skip
+    ink_box = group_box
     before = [p for p in pieces if p[2] <= ink_box[0]]
     left_gap = ink_box[0] - max(p[2] for p in before) if before else inch(0.2)
     crop_box = _margin(view, ink_box, 0.06, left=max(1, min(inch(0.06), left_gap // 2)))
     if ink_box[2] - ink_box[0] < inch(0.3):
         return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), None, 0.0, "",
                        "last word of the address is too short for a ZIP code")  # fmt: skip
-    return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), view.crop(crop_box), score, "line")
+    return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), view.crop(crop_box), score, "line",
+                   None, view.to_page(crop_box))  # fmt: skip
 
 
 def _margin(view: PageView, box: BoxXYXY, inches: float, left: int | None = None) -> BoxXYXY:

@@ -8,7 +8,7 @@ sees the original strokes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -70,6 +70,7 @@ class PageView:
     matrix: np.ndarray  # 2x3, page pixels -> view pixels
     norm: np.ndarray
     ink: np.ndarray
+    cache: dict = field(default_factory=dict, repr=False)  # masks a locator computed, for the crop step
 
     @property
     def scale(self) -> float:
@@ -101,7 +102,7 @@ class PageView:
         out_w, out_h = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
         # page -> view, then view -> crop pixels (shift by the box corner, scale back up to page resolution)
         to_crop = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
-        if abs(self.angle) < 0.05:
+        if abs(self.angle) < 0.05 and self.matrix[0, 0] > 0 and self.matrix[1, 1] > 0:
             px0, py0 = round(-to_crop[0, 2]), round(-to_crop[1, 2])
             h, w = self.page.shape[:2]
             if px0 >= 0 and py0 >= 0 and px0 + out_w <= w and py0 + out_h <= h:

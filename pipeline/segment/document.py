@@ -1,0 +1,126 @@
+"""From pages to read fields: the one entry point the batch flow calls for a batch of pages.
+
+Every page is made upright (skew, upside down), its kind settled (``auto``: cheque or envelope), and its field
+located; then the crops of ALL pages go to the reader in ONE :meth:`FieldReader.read_many` call, so the network
+runs once per batch. A page whose field cannot be found still gets a result: a rejected field with reason
+``not_found`` and the locator's reason as detail, so a person knows to key it from the image. A page that fails
+outright (a bug, a degenerate image) gets an error and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.segment.field import FieldCrop, FieldReader, FieldResult
+from pipeline.segment.kind import guess_kind
+from pipeline.segment.locate_cheque import Located, locate_amount
+from pipeline.segment.locate_envelope import locate_zip
+from pipeline.segment.orientation import upright_view
+from pipeline.segment.pageview import BoxXYXY, make_view
+from pipeline.segment.templates import Template, locate_with_template
+
+DOCUMENT_KINDS = ("cheque", "envelope", "auto")
+FIELD_KINDS = ("amount", "zip", "number")
+KINDS = DOCUMENT_KINDS + FIELD_KINDS
+PRIMARY_FIELD = {"cheque": ("amount", "amount"), "envelope": ("zip", "zip")}  # kind -> (field name, field kind)
+
+
+@dataclass
+class PageInput:
+    """One page to read: grey (or colour) pixels, its resolution, and what it is."""
+
+    image: np.ndarray
+    dpi: float
+    kind: str = "auto"  # cheque | envelope | auto | amount | zip | number (the last three: the page IS the field)
+    dpi_from_metadata: bool = True
+    template: str | None = None  # a named layout template to try first (cheques)
+
+
+@dataclass
+class PageResult:
+    """The fields read on one page, or the error that stopped it; with what was done to the page."""
+
+    kind: str  # the kind used (auto resolved)
+    fields: list[FieldResult] = field(default_factory=list)
+    error: str | None = None
+    turned: bool = False  # the page was upside down and was turned
+    skew: float = 0.0  # degrees of deskew applied
+    zones: dict[str, BoxXYXY | None] = field(default_factory=dict)  # printed zone per field, page px [x0,y0,x1,y1]
+    locate_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _xywh(box: BoxXYXY | None) -> tuple[int, int, int, int] | None:
+    if box is None:
+        return None
+    return box[0], box[1], box[2] - box[0], box[3] - box[1]
+
+
+def not_found(name: str, kind: str, detail: str) -> FieldResult:
+    """The result for a field that could not be located: rejected, reason not_found, no box."""
+    return FieldResult(name, kind, "rejected", None, "", "", 0.0, "not_found", None, [], detail)
+
+
+def locate_page(page: PageInput, templates: dict[str, Template] | None = None) -> tuple[PageResult, list[Located]]:
+    """Upright the page, settle its kind and locate its field(s); nothing is read yet."""
+    start = time.perf_counter()
+    kind = page.kind
+    if kind in FIELD_KINDS:
+        h, w = page.image.shape[:2]
+        whole = Located(kind, kind, (0, 0, w, h), (0, 0, w, h), page.image, 1.0, "page", None, (0, 0, w, h))
+        return PageResult(kind, locate_seconds=time.perf_counter() - start), [whole]
+    if kind not in DOCUMENT_KINDS:
+        raise ValueError(f"unknown page kind {kind!r}; expected one of {KINDS}")
+    view = make_view(page.image, page.dpi)
+    if kind == "auto":
+        kind = guess_kind(view, page.dpi_from_metadata)
+    view, turned = upright_view(page.image, page.dpi, kind, view)
+    located = None
+    if kind == "cheque" and page.template and templates and page.template in templates:
+        located = locate_with_template(view, templates[page.template], "amount")
+    if located is None:
+        located = locate_amount(view) if kind == "cheque" else locate_zip(view)
+    result = PageResult(kind, turned=turned, skew=view.angle, zones={located.name: located.zone})
+    result.locate_seconds = time.perf_counter() - start
+    return result, [located]
+
+
+def read_pages(
+    pages: Sequence[PageInput | tuple], reader: FieldReader, templates: dict[str, Template] | None = None
+) -> list[PageResult]:
+    """Locate the fields on every page, then read all the crops with ONE ``reader.read_many`` call.
+
+    ``pages`` holds :class:`PageInput` or ``(image, dpi, kind)`` tuples. Results come back in page order; each
+    has one field per located zone (cheque: ``amount``; envelope: ``zip``; a field page: its kind).
+    """
+    results: list[PageResult] = []
+    crops: list[FieldCrop] = []
+    owners: list[tuple[int, Located]] = []
+    for index, item in enumerate(pages):
+        page = item if isinstance(item, PageInput) else PageInput(*item)
+        try:
+            result, located = locate_page(page, templates)
+        except Exception as exc:  # one bad page must not stop the batch
+            results.append(PageResult(page.kind, error=f"{type(exc).__name__}: {exc}"))
+            continue
+        results.append(result)
+        for loc in located:
+            if loc.crop is None or loc.reason is not None:
+                result.fields.append(not_found(loc.name, loc.kind, loc.reason or "no crop"))
+                continue
+            crops.append(FieldCrop(loc.crop, loc.kind, loc.name, _xywh(loc.crop_box)))
+            owners.append((index, loc))
+    if crops:
+        read = reader.read_many(crops)
+        for (index, loc), field_result in zip(owners, read, strict=True):
+            if loc.bbox is not None and loc.source != "page":
+                field_result.bbox = _xywh(loc.bbox)  # the field's ink in page pixels, not the crop's margin
+            results[index].fields.append(field_result)
+    return results
