@@ -79,7 +79,8 @@ class ReaderConfig:
 
     search: SearchConfig = field(default_factory=SearchConfig)
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
-    min_segmentation: float = 0.9  # posterior of the best digit string among the k best, needed to accept
+    min_plausible: float = 0.3  # every digit segment must look this much like one whole digit (learned model)
+    min_segmentation: float = 0.97  # posterior of the best digit string among the k best, needed to accept
     max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
     raised_shift: float = 0.25  # a digit whose bottom is this far (digit heights) above the baseline is raised
 
@@ -179,15 +180,15 @@ class FieldReader:
         else:
             parsed = parse_amount([t for t in tokens if t.char.isdigit()])
             parsed = type(parsed)(parsed.digits, parsed.digits, parsed.text, True)
-        # ink the size of a digit that the best path calls a symbol or noise is a digit we may have missed
+        # ink the size of a (small) digit that the best path calls a symbol or noise is a digit we may have missed
         unexplained = [
             item.segments[st.segment].bbox
             for st in steps
-            if st.kind == "symbol"
-            and st.char != "/"
-            and item.segments[st.segment].h >= self.config.max_unread * scale.digit_height
-            and item.segments[st.segment].h >= 3.0 * scale.stroke
+            if st.kind == "symbol" and self._digit_sized(item.segments[st.segment], st.char, scale)
         ]
+        marks = [st for st in steps if st.kind == "symbol" and st.char]
+        if len(marks) > 3:
+            unexplained.append(item.segments[marks[0].segment].bbox)
         digit_conf = [c.confidence for c in characters if c.char.isdigit()]
         confidence = float(np.prod(digit_conf)) * posterior if digit_conf else 0.0
         reason, detail = None, ""
@@ -198,6 +199,9 @@ class FieldReader:
         elif not all(char_ok):
             reason = "low_confidence"
             detail = f"{sum(not ok for ok in char_ok)} digit(s) below the threshold {self.classifier.threshold:.3f}"
+        elif min((st.plausible for st in steps if st.kind == "digit"), default=1.0) < self.config.min_plausible:
+            weakest = min(st.plausible for st in steps if st.kind == "digit")
+            reason, detail = "segmentation_ambiguous", f"a segment looks little like one whole digit ({weakest:.2f})"
         elif posterior < self.config.min_segmentation:
             runner = next((d for d in seen if d != best.digits), "")
             reason, detail = "segmentation_ambiguous", f"runner-up reading {runner!r}, posterior {posterior:.3f}"
@@ -247,6 +251,15 @@ class FieldReader:
         if all(seg.y + seg.h < high and seg.h < 0.85 * main_h for seg in last):
             return {s.segment for s in digits[-2:]}
         return set()
+
+    def _digit_sized(self, seg: Segment, char: str, scale: Scale) -> bool:
+        """A non-digit piece big enough to be a digit: taller than ``max_unread``, or a compact blob (a small '0')."""
+        if char and char in "/=":
+            return False
+        H = scale.digit_height
+        if seg.h < 3.0 * scale.stroke:
+            return False
+        return seg.h >= self.config.max_unread * H or (seg.h >= 0.3 * H and seg.w >= 0.25 * H)
 
     @staticmethod
     def _inside_a_digit(seg: Segment, steps: list, item: _Prepared) -> bool:

@@ -70,7 +70,7 @@ def _writing_height(ink: np.ndarray) -> float:
 def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float = 0.5) -> LineRemoval:
     """Erase horizontal rules at least ``min_share`` of the width long, and vertical rules at least ``vertical_share``
     of the crop tall and 1.5 times the writing's height (a box side, not a tall '1') in crops at least twice as tall
-    as the writing. With both a top and a bottom
+    as the writing whose box has a top and a bottom side. With both a top and a bottom
     side of a box found, pieces mostly outside the box (the legal amount's tail above it) go too."""
     h, w = ink.shape
     ink = ink.copy()
@@ -91,10 +91,11 @@ def remove_lines(ink: np.ndarray, min_share: float = 0.4, vertical_share: float 
             if rows.size and rows.max() - rows.min() >= h // 3:
                 band = (int(rows.min()), int(rows.max()))
     # a vertical rule must also be much taller than the writing, or a straight '1' in a tight crop would go
-    # and only in a loose crop (a whole printed box), never in a crop cut tight around the writing
+    # and only in a loose crop with a printed box (top and bottom sides found), never in a crop cut tight around
+    # the writing
     writing = _writing_height(ink)
     v_len = max(int(vertical_share * h), int(1.5 * writing))
-    if 8 <= v_len <= h and h >= 2.0 * writing:
+    if band is not None and 8 <= v_len <= h and h >= 2.0 * writing:
         rule = _rule_mask(ink, v_len, horizontal=False)
         if rule.any():
             cols = np.nonzero(rule.any(axis=0))[0]

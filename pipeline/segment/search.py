@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from pipeline.segment.components import Piece, Scale
+from pipeline.segment.plausibility import features, log_plausibility
 from pipeline.segment.symbols import classify_symbol
 
 
@@ -30,6 +31,7 @@ class SearchConfig:
     short_digit: float = 0.45  # digits shorter than this (in digit heights) are heavily penalised
     max_gap: float = 0.35  # widest blank gap inside one digit, in digit heights
     k_best: int = 6
+    plausibility: float = 1.0  # weight of the learned whole-digit model (pipeline.segment.plausibility)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Step:
     kind: str  # "digit" | "symbol"
     char: str  # digit, symbol char, or "" for noise
     cost: float
+    plausible: float = 1.0  # for digits: the learned probability that the segment is one whole digit
 
 
 @dataclass(frozen=True)
@@ -193,8 +196,11 @@ def best_paths(
     for idx, seg in enumerate(segments):
         probs = probabilities[idx]
         label = int(np.argmax(probs))
-        cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + digit_penalty(seg, atoms, scale, config)
-        digit_steps[idx] = Step(idx, "digit", str(label), cost)
+        penalty = digit_penalty(seg, atoms, scale, config)
+        cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + penalty
+        log_q = log_plausibility(features(seg, atoms, scale, probs, penalty))
+        cost -= config.plausibility * log_q
+        digit_steps[idx] = Step(idx, "digit", str(label), cost, math.exp(log_q))
     symbol_steps: dict[int, Step] = {}
     for idx, seg in enumerate(segments):
         if seg.stop - seg.start <= 2:
