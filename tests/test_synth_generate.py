@@ -180,3 +180,22 @@ def test_stale_files_from_an_earlier_run_are_reported(tmp_path):
     summary = generate_samples(tmp_path, 1, 0, seed=5, formats=["jpeg"])
     assert summary.stale == ["cheques/cheque_0002.jpg", "cheques/cheque_0003.jpg"]
     assert len(_truth(tmp_path)) == 1
+
+
+def test_handwritten_return_address_is_a_distractor_not_a_field():
+    source = load_digit_source()
+    seen = 0
+    for index in range(30):
+        made = make_document("envelope", index, 12, "gray", source)
+        if made.style["return_address"] != "handwritten":
+            assert "return_zip" in made.rendered.printed
+            continue
+        seen += 1
+        distractor = made.rendered.printed["return_zip_handwritten"]
+        x0, y0, x1, y1 = distractor["bbox"]
+        h, w = made.image.shape[:2]
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert made.image[y0:y1, x0:x1].min() < np.median(made.image) - 60  # real ink there
+        assert [f["name"] for f in made.fields] == ["number", "zip"]
+        assert y1 < made.fields[1]["bbox"][1]  # above the destination ZIP
+    assert seen >= 3

@@ -131,27 +131,29 @@ def render_envelope(
     page = Page(paper(round(w_in * dpi), round(h_in * dpi), bg), dpi, record)
     printed: dict = {}
 
-    # return address, printed, with its own ZIP
+    pen = str(rng.choice(["blue", "blue-black", "black", "royal-blue"], p=[0.4, 0.15, 0.35, 0.1]))
+    hand = rng.uniform(1.1, 1.45) * min(1.0, h_in / 4.1)  # larger than cheque amounts; smaller on small envelopes
+    writer_base = random_writer(rng, dpi, hand, pen)
+
+    # return address with its own ZIP: printed, or (personal mail) handwritten small by the same hand
     ret_zip = f"{int(rng.integers(501, 99951)):05d}"
     rx, ry = rng.uniform(0.25, 0.45), rng.uniform(0.3, 0.45)
-    ink = (30, 30, 35) if rng.random() < 0.7 else (30, 50, 120)
-    size = rng.uniform(7, 9)
-    face = str(rng.choice(["sans", "serif", "sans-bold"]))
-    company = rng.random() < 0.5
-    first = names.pick(rng, names.COMPANIES) if company else names.person(rng)
-    if company and rng.random() < 0.6:
-        page.rect(rx, ry - 0.18, rx + 0.3, ry + 0.12, fill=ink)
-        rx += 0.38
-    for k, line in enumerate([first, names.street_line(rng), names.town_line(rng, ret_zip)]):
-        page.text(
-            rx,
-            ry + k * size / 72 * 1.3,
-            line,
-            size,
-            face if k else {"sans": "sans-bold", "serif": "serif-bold"}.get(face, face),
-            ink,
-        )
-    printed["return_zip"] = ret_zip
+    handwritten_return = bool(rng.random() < 0.25)
+    if handwritten_return:
+        printed["return_zip_handwritten"] = _handwritten_return(page, rng, source, writer_base, rx, ry, ret_zip)
+    else:
+        ink = (30, 30, 35) if rng.random() < 0.7 else (30, 50, 120)
+        size = rng.uniform(7, 9)
+        face = str(rng.choice(["sans", "serif", "sans-bold"]))
+        company = rng.random() < 0.5
+        first = names.pick(rng, names.COMPANIES) if company else names.person(rng)
+        if company and rng.random() < 0.6:
+            page.rect(rx, ry - 0.18, rx + 0.3, ry + 0.12, fill=ink)
+            rx += 0.38
+        bold = {"sans": "sans-bold", "serif": "serif-bold"}.get(face, face)
+        for k, line in enumerate([first, names.street_line(rng), names.town_line(rng, ret_zip)]):
+            page.text(rx, ry + k * size / 72 * 1.3, line, size, face if k else bold, ink)
+        printed["return_zip"] = ret_zip
 
     # postage: a stamp (with a postmark over it) or a meter imprint
     if rng.random() < 0.7 and cover != 3:
@@ -168,9 +170,6 @@ def render_envelope(
         _barcode(page, rng, w_in - 3.6, h_in - 0.3)
 
     # destination address, handwritten
-    pen = str(rng.choice(["blue", "blue-black", "black", "royal-blue"], p=[0.4, 0.15, 0.35, 0.1]))
-    hand = rng.uniform(1.1, 1.45) * min(1.0, h_in / 4.1)  # larger than cheque amounts; smaller on small envelopes
-    writer_base = random_writer(rng, dpi, hand, pen)
     xh = max(8, int(writer_base.height * rng.uniform(0.4, 0.5)))
     pen_px = writer_base.pen
     x0 = w_in * rng.uniform(0.3, 0.42)
@@ -232,9 +231,28 @@ def render_envelope(
         "extra_line": extra,
         "zip_boxes": boxes,
         "barcode": barcode,
+        "return_address": "handwritten" if handwritten_return else "printed",
     }
     mask = page.field_mask() if record else None
     return Rendered("envelope", page.array(), dpi, fields, style, printed, mask)
+
+
+def _handwritten_return(page: Page, rng: np.random.Generator, source: DigitSource, base: WriterStyle, rx: float,
+                        ry: float, zip_text: str) -> dict:  # fmt: skip
+    """A small handwritten return address; its ZIP is real handwriting but not the field to read (a distractor)."""
+    small = type(base)(**{**base.__dict__, "height": max(12, int(base.height * rng.uniform(0.55, 0.7)))})
+    xh = max(6, int(small.height * 0.45))
+    step = small.height / page.dpi * 1.9
+    for k in range(2):
+        alpha = scribble(rng, page.px(1.6), xh, max(2, small.pen - 1), small.slant, int(rng.integers(2, 4)))
+        page.ink(alpha, page.px(rx), page.px(ry + k * step) - int(alpha.shape[0] * 0.72), small.ink)
+    base_y = page.px(ry + 2 * step)
+    alpha = scribble(rng, page.px(1.0), xh, max(2, small.pen - 1), small.slant, 2)[:, : page.px(1.0)]
+    page.ink(alpha, page.px(rx), base_y - int(alpha.shape[0] * 0.72), small.ink)
+    written = compose(zip_text, small, rng, source)
+    written.placed_at = (page.px(rx) + alpha.shape[1] + page.px(0.12), base_y - written.baseline)
+    page.ink(written.alpha, *written.placed_at, small.ink)  # not page.write: this is no field
+    return {"text": zip_text, "bbox": written.ink_bbox()}
 
 
 def _same_hand(writer: WriterStyle, base: WriterStyle, rng: np.random.Generator) -> WriterStyle:

@@ -136,6 +136,9 @@ def make_document(
         chars = [{**c, "bbox": transform_box(c["bbox"], matrix, w, h)} for c in f["characters"]]
         fields.append({**f, "bbox": transform_box(f["bbox"], matrix, w, h), "characters": chars})
     style = {**rendered.style, "dpi": dpi, "scan": settings.as_dict()}
+    for value in rendered.printed.values():  # distractors with a position move with the scan too
+        if isinstance(value, dict) and "bbox" in value:
+            value["bbox"] = transform_box(value["bbox"], matrix, w, h)
     return Made(image, fields, style, rendered, matrix)
 
 
