@@ -49,6 +49,12 @@ class Scale:
     top: float  # typical top of the digits (y)
     baseline: float  # typical bottom of the digits (y)
     stroke: float
+    digit_width: float = 0.0  # typical width of one (non-'1') digit in this field; 0 = unknown
+
+    @property
+    def width(self) -> float:
+        """Typical digit width, falling back to 0.7 digit heights."""
+        return self.digit_width if self.digit_width > 0 else 0.7 * self.digit_height
 
     @property
     def middle(self) -> float:
@@ -82,4 +88,7 @@ def estimate_scale(pieces: list[Piece], stroke: float) -> Scale:
     band = [p for p in pieces if 0.6 * median_h <= p.h <= 1.6 * median_h] or pieces
     top = float(np.median([p.y for p in band]))
     baseline = float(np.median([p.y1 for p in band]))
-    return Scale(max(median_h, 1.0), top, baseline, max(stroke, 1.0))
+    # single digits among the band pieces: not a narrow '1', not two touching digits
+    widths = [p.w for p in band if 0.35 * median_h <= p.w <= 1.1 * median_h and p.h >= 0.6 * median_h]
+    width = float(np.median(widths)) if len(widths) >= 2 else 0.0
+    return Scale(max(median_h, 1.0), top, baseline, max(stroke, 1.0), width)

@@ -35,30 +35,34 @@ FEATURES = (
     "p2",
     "entropy",
     "penalty",
+    "rwd",
+    "rwd2",
 )
 
 # fitted coefficients, in FEATURES order (see the module docstring); zeros mean "no opinion"
 WEIGHTS = np.array(
     [
-        -3.6795,
-        -0.0435,
-        3.6687,
-        -0.4183,
-        -1.2821,
-        0.1128,
-        0.7263,
-        0.2517,
-        0.3212,
-        -0.6499,
-        -1.1182,
-        -0.9624,
-        3.7611,
-        2.4716,
-        0.7509,
-        -2.9007,
-        0.4046,
-        -4.2933,
-        -0.4292,
+        -4.2304,
+        -0.6203,
+        -0.1704,
+        -0.2475,
+        0.5054,
+        -0.2049,
+        0.6347,
+        0.3123,
+        0.2469,
+        -0.5974,
+        -1.1098,
+        -0.9654,
+        4.309,
+        2.2413,
+        0.7481,
+        -2.7819,
+        0.3419,
+        -4.154,
+        -0.3952,
+        4.3608,
+        -1.2829,
     ]
 )
 
@@ -92,6 +96,8 @@ def features(segment, atoms: list[Piece], scale: Scale, probabilities: np.ndarra
             float(p[1]),
             entropy,
             min(penalty, 20.0),
+            segment.w / scale.width,
+            (segment.w / scale.width) ** 2,
         ]
     )
 

@@ -153,6 +153,8 @@ def digit_penalty(segment: Segment, atoms: list[Piece], scale: Scale, config: Se
         cost += (0.5 if raised else 1.5) + 10.0 * (config.short_digit - rh)
     if rw > 1.0:
         cost += 6.0 * (rw - 1.0)
+    if segment.w > 1.5 * scale.width:
+        cost += 3.0 * (segment.w / scale.width - 1.5)  # much wider than this writer's digits: two of them
     group = atoms[segment.start : segment.stop]
     if len(group) > 1:
         cost += 0.1 * (len(group) - 1)
