@@ -97,12 +97,14 @@ def read_pages(
 ) -> list[PageResult]:
     """Locate the fields on every page, then read all the crops with ONE ``reader.read_many`` call.
 
+    When a locator is unsure it offers runner-up places (a ZIP+4 cut at its dash or before the state; a second
+    zone on a cheque); they are read in the same call and the reader's verdict picks one (:func:`_choose`).
     ``pages`` holds :class:`PageInput` or ``(image, dpi, kind)`` tuples. Results come back in page order; each
     has one field per located zone (cheque: ``amount``; envelope: ``zip``; a field page: its kind).
     """
     results: list[PageResult] = []
     crops: list[FieldCrop] = []
-    owners: list[tuple[int, Located]] = []
+    owners: list[tuple[int, list[Located]]] = []  # page index, the field's located places (first = preferred)
     for index, item in enumerate(pages):
         page = item if isinstance(item, PageInput) else PageInput(*item)
         try:
@@ -115,12 +117,23 @@ def read_pages(
             if loc.crop is None or loc.reason is not None:
                 result.fields.append(not_found(loc.name, loc.kind, loc.reason or "no crop"))
                 continue
-            crops.append(FieldCrop(loc.crop, loc.kind, loc.name, _xywh(loc.crop_box)))
-            owners.append((index, loc))
+            places = [loc, *loc.alternatives]
+            crops.extend(FieldCrop(p.crop, p.kind, p.name, _xywh(p.crop_box)) for p in places)
+            owners.append((index, places))
     if crops:
-        read = reader.read_many(crops)
-        for (index, loc), field_result in zip(owners, read, strict=True):
-            if loc.bbox is not None and loc.source != "page":
-                field_result.bbox = _xywh(loc.bbox)  # the field's ink in page pixels, not the crop's margin
+        read = iter(reader.read_many(crops))
+        for index, places in owners:
+            options = [(next(read), place) for place in places]
+            field_result, place = options[_choose([r for r, _p in options])]
+            if place.bbox is not None and place.source != "page":
+                field_result.bbox = _xywh(place.bbox)  # the field's ink in page pixels, not the crop's margin
+                results[index].zones[place.name] = place.zone
             results[index].fields.append(field_result)
     return results
+
+
+def _choose(readings: list[FieldResult]) -> int:
+    """Which of a field's candidate places to believe: the first that the reader accepted, else the first whose
+    reading has a valid syntax, else the locator's first choice."""
+    rank = [2 if r.status == "accepted" else 1 if r.value is not None else 0 for r in readings]
+    return rank.index(max(rank))

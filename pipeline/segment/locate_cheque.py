@@ -55,6 +55,7 @@ class Located:
     source: str = ""
     reason: str | None = None  # None when found, else why not
     crop_box: BoxXYXY | None = None  # where the crop was cut, page pixels (character boxes come in this frame)
+    alternatives: list[Located] = field(default_factory=list)  # runner-up places, for the reader to settle
 
 
 def _ridges(view: PageView, length: int, horizontal: bool, level: float = 0.3) -> np.ndarray:
@@ -354,7 +355,22 @@ def locate_amount(view: PageView, name: str = "amount") -> Located:
     if best.score < 1.0:
         return Located(name, "amount", None, view.to_page(best.box), None, best.score, best.source,
                        f"no convincing amount zone (best {best.source} scored {best.score:.1f})")  # fmt: skip
-    return finish(view, name, "amount", best.ink_box, best.box, best.score, best.source)
+    located = finish(view, name, "amount", best.ink_box, best.box, best.score, best.source)
+    # a runner-up zone of a different kind of evidence, well apart from the first, for the reader to settle
+    for other in cands[1:]:
+        if other.score >= max(1.0, best.score - 1.5) and _overlap(other.ink_box, best.ink_box) < 0.3:
+            located.alternatives.append(finish(view, name, "amount", other.ink_box, other.box, other.score,
+                                               other.source))  # fmt: skip
+            break
+    return located
+
+
+def _overlap(a: BoxXYXY, b: BoxXYXY) -> float:
+    """Intersection over the smaller box's area."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / small if small > 0 else 0.0
 
 
 def _whole_strokes(view: PageView, box: BoxXYXY) -> BoxXYXY:

@@ -168,14 +168,15 @@ def _cells(view: PageView, box: BoxXYXY) -> list[BoxXYXY]:
         span = horizontal[:, a - x0 + 1 : b - x0]
         near_top = span[max(0, top - 2) : top + 3].any(axis=0).mean() if span.size else 0.0
         near_bottom = span[max(0, bottom - 2) : bottom + 3].any(axis=0).mean() if span.size else 0.0
-        if near_top >= 0.5 and near_bottom >= 0.5:
+        if max(near_top, near_bottom) >= 0.5:  # bitonal scans often lose one of the two
             cells.append((a, oy0 + top, b, oy0 + bottom + 1))
     return cells
 
 
-def _zip_group(pieces: list[BoxXYXY], inch) -> list[BoxXYXY]:
+def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list[BoxXYXY]]:
     """The ZIP's pieces: the right end of the line cut at the widest gap that leaves a part as wide as 5 to 10
-    digits of the height written there (the word before it, the state, is cut off by that gap)."""
+    digits of the height written there (the word before it, the state, is cut off by that gap); then up to
+    ``alternatives`` runner-up cuts, for the reader to settle (a ZIP+4's dash gap can be the widest)."""
     pieces = sorted(pieces, key=lambda p: p[0])
     right_edge = max(p[2] for p in pieces)
     tall = [p[3] - p[1] for p in pieces if p[2] >= right_edge - inch(0.8) and p[3] - p[1] >= inch(0.08)]
@@ -194,10 +195,29 @@ def _zip_group(pieces: list[BoxXYXY], inch) -> list[BoxXYXY]:
         bonus = 0.6 * height if n in (5, 9, 10) else (-0.6 * height if n <= 4 else 0.0)
         return gap + bonus - 1.0 * height * words
 
-    ok = [(score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height]
-    if not ok:
-        return pieces
-    return pieces[max(ok)[1] :]
+    def best(limit_x: float) -> int | None:
+        ok = [(score(i, g), i) for i, g in cuts
+              if pieces[i][0] < limit_x and 2.0 * height <= right_edge - pieces[i][0] <= 14 * height]  # fmt: skip
+        return max(ok)[1] if ok else None
+
+    def is_dash(p: BoxXYXY) -> bool:
+        w, h = p[2] - p[0], p[3] - p[1]
+        return w >= 1.3 * h and h <= 0.35 * height and w <= 0.9 * height
+
+    cut = best(right_edge)
+    if cut is None:
+        return [pieces]
+    # ZIP+4: a dash just before the chosen part means the cut fell inside the ZIP; cut again left of the dash
+    before = [p for p in pieces[:cut] if p[2] >= pieces[cut][0] - 0.9 * height]
+    dashes = [p for p in before + pieces[cut : cut + 1] if is_dash(p)]
+    if dashes:
+        again = best(min(d[0] for d in dashes))
+        if again is not None:
+            cut = again
+    ranked = sorted(((score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height),
+                    reverse=True)  # fmt: skip
+    others = [i for _s, i in ranked if i != cut][:alternatives]
+    return [pieces[i:] for i in [cut, *others]]
 
 
 def _union(boxes: list[BoxXYXY]) -> BoxXYXY:
@@ -238,25 +258,34 @@ def locate_zip(view: PageView, name: str = "zip") -> Located:
     band = [(a + lx0, b + by0, c + lx0, d + by0) for a, b, c, d in _pieces(view.ink[by0:by1, lx0:lx1], 3)]
     band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3) and p[3] >= base - max(inch(0.12), 0.45 * height)]
     pieces = band or pieces
-    group = _zip_group(pieces, inch)
+    boxed = len(_cells(view, _union(pieces))) >= 4
+    located = [_zip_field(view, name, group, pieces, boxed, block.box, score) for group in _zip_groups(pieces, inch)]
+    first = located[0]
+    first.alternatives = [loc for loc in located[1:] if loc.crop is not None]
+    return first
+
+
+def _zip_field(view: PageView, name: str, group: list[BoxXYXY], pieces: list[BoxXYXY], boxed: bool,
+               block: BoxXYXY, score: float) -> Located:  # fmt: skip
+    """One reading of where the ZIP is, with its crop (cell frames erased when the ZIP is written in cells)."""
+    inch = view.inch
     group_box = _union(group)
-    cells = _cells(view, _union(pieces))
-    if len(cells) >= 4:
+    if boxed:
         # printed cells: the field is the digits inside them; their frames are erased from the crop
         inside = [p for p in group if not (p[2] - p[0] >= inch(0.15) and p[3] - p[1] >= inch(0.2))]
         ink_box = _union(inside) if inside else group_box
         crop_box = _margin(view, group_box, 0.03)
         crop = erase_frames(view.crop(crop_box), view.dpi)
-        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), crop, score, "boxes", None,
+        return Located(name, "zip", view.to_page(ink_box), view.to_page(block), crop, score, "boxes", None,
                        view.to_page(crop_box))  # fmt: skip
     ink_box = group_box
     before = [p for p in pieces if p[2] <= ink_box[0]]
     left_gap = ink_box[0] - max(p[2] for p in before) if before else inch(0.2)
     crop_box = _margin(view, ink_box, 0.06, left=max(1, min(inch(0.06), left_gap // 2)))
     if ink_box[2] - ink_box[0] < inch(0.3):
-        return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), None, 0.0, "",
+        return Located(name, "zip", view.to_page(ink_box), view.to_page(block), None, 0.0, "",
                        "last word of the address is too short for a ZIP code")  # fmt: skip
-    return Located(name, "zip", view.to_page(ink_box), view.to_page(block.box), view.crop(crop_box), score, "line",
+    return Located(name, "zip", view.to_page(ink_box), view.to_page(block), view.crop(crop_box), score, "line",
                    None, view.to_page(crop_box))  # fmt: skip
 
 
