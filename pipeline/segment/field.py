@@ -79,6 +79,7 @@ class ReaderConfig:
 
     search: SearchConfig = field(default_factory=SearchConfig)
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
+    syntax_margin: float = 4.0  # a reading with good syntax this much costlier than the best still wins
     min_plausible: float = 0.3  # every digit segment must look this much like one whole digit (learned model)
     min_segmentation: float = 0.97  # posterior of the best digit string among the k best, needed to accept
     max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
@@ -162,7 +163,7 @@ class FieldReader:
         if crop.kind == "amount":
             fix = self._slash_before_ending
             paths = [Path(p.cost, tuple(fix(list(p.steps), item.segments, item.scale))) for p in paths]
-        best = paths[0]
+        best = self._syntax_first(paths, item, probs)
         if not best.digits:
             empty.detail = "no digit-like ink"
             return empty
@@ -173,13 +174,7 @@ class FieldReader:
         for p in paths:
             seen.setdefault(p.digits, p.cost)
         posterior = 1.0 / sum(math.exp(-(c - best.cost) / self.config.temperature) for c in seen.values())
-        if crop.kind == "amount":
-            parsed = parse_amount(tokens)
-        elif crop.kind == "zip":
-            parsed = parse_zip(tokens)
-        else:
-            parsed = parse_amount([t for t in tokens if t.char.isdigit()])
-            parsed = type(parsed)(parsed.digits, parsed.digits, parsed.text, True)
+        parsed = self._parse(crop.kind, tokens)
         # ink the size of a (small) digit that the best path calls a symbol or noise is a digit we may have missed
         unexplained = [
             item.segments[st.segment].bbox
@@ -251,6 +246,32 @@ class FieldReader:
         if all(seg.y + seg.h < high and seg.h < 0.85 * main_h for seg in last):
             return {s.segment for s in digits[-2:]}
         return set()
+
+    @staticmethod
+    def _parse(kind: str, tokens: list[Token]):
+        if kind == "amount":
+            return parse_amount(tokens)
+        if kind == "zip":
+            return parse_zip(tokens)
+        parsed = parse_amount([t for t in tokens if t.char.isdigit()])
+        return type(parsed)(parsed.digits, parsed.digits, parsed.text, bool(parsed.digits))
+
+    def _syntax_first(self, paths: list[Path], item: _Prepared, probs: np.ndarray) -> Path:
+        """The cheapest reading whose syntax holds, if one is within ``syntax_margin`` of the cheapest reading.
+
+        A missed or extra digit usually breaks the grouping (``22.97.0``), so the field's syntax re-ranks the few
+        best segmentations, as the grammar did in LeCun et al.'s graph transformer networks. Picking a runner-up
+        lowers the segmentation posterior, so such a field is rejected as ambiguous anyway, with a better guess.
+        """
+        for path in paths:
+            if path.cost > paths[0].cost + self.config.syntax_margin:
+                break
+            if not path.digits:
+                continue
+            _, tokens, _ = self._characters(list(path.steps), item, probs)
+            if self._parse(item.crop.kind, tokens).ok:
+                return path
+        return paths[0]
 
     def _digit_sized(self, seg: Segment, char: str, scale: Scale) -> bool:
         """A non-digit piece big enough to be a digit: taller than ``max_unread``, or a compact blob (a small '0')."""
