@@ -279,3 +279,15 @@ def test_batch_reads_in_one_network_call(reader: FieldReader, digits, monkeypatc
 def test_unknown_kind_is_refused(reader: FieldReader) -> None:
     with pytest.raises(ValueError):
         reader.read(np.full((40, 40), 255, np.uint8), "date")  # type: ignore[arg-type]
+
+
+def test_number_field_and_odd_crops(reader: FieldReader, digits) -> None:
+    canvas = Canvas(width=700)
+    write(canvas, digits, "40817", gap=12)
+    result = read(reader, canvas.image(), "number")
+    assert result.digits == "40817"
+    assert result.value == "40817"
+    for odd in (np.zeros((60, 200), np.uint8), np.full((1, 1), 255, np.uint8), np.full((60, 200), 0.9, np.float32)):
+        result = read(reader, odd)
+        assert result.status == "rejected"
+        assert result.reason is not None
