@@ -150,7 +150,7 @@ def _cells(view: PageView, box: BoxXYXY) -> list[BoxXYXY]:
     x0, y0, x1, y1 = box
     oy0, oy1 = max(0, y0 - inch(0.1)), min(view.shape[0], y1 + inch(0.1))
     ridge = _ridges(view, inch(0.2), False, 0.25)[oy0:oy1, x0:x1]
-    cols = np.flatnonzero(ridge.sum(axis=0) >= inch(0.2))
+    cols = np.flatnonzero(ridge.sum(axis=0) >= inch(0.12))
     if cols.size < 5:
         return []
     runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)

@@ -1,0 +1,108 @@
+"""read_pages: location for every page, ONE read_many per batch, not_found results, field kinds, bad pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.segment.document import PageInput, PageResult, read_pages
+from pipeline.segment.field import FieldReader
+from pipeline.segment.kind import guess_kind
+from pipeline.segment.pageview import make_view
+from pipeline.segment.templates import TemplateError, locate_with_template, parse_template
+from tests.documents_helper import iou, make
+
+
+class _Predictions:
+    def __init__(self, probabilities: np.ndarray) -> None:
+        self.probabilities = probabilities
+
+
+class StubClassifier:
+    """Stands in for LeNet (no weights needed): every segment is a confident '7'; counts the network calls."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def normalize(self, images, polarity="auto"):
+        return np.zeros((len(images), 1, 28, 28), np.float32)
+
+    def classify_normalized(self, normalized):
+        self.calls += 1
+        probs = np.full((len(normalized), 10), 0.001, np.float32)
+        probs[:, 7] = 0.991
+        return _Predictions(probs)
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return [make("cheque", 0, cover=0), make("envelope", 4, cover=4), make("cheque", 3, cover=3)]
+
+
+def test_one_network_call_for_the_batch(docs):
+    stub = StubClassifier()
+    reader = FieldReader(classifier=stub)
+    pages = [PageInput(d.image, d.dpi, kind) for d, kind in zip(docs, ["cheque", "envelope", "cheque"], strict=True)]
+    results = read_pages(pages, reader)
+    assert stub.calls == 1
+    assert [r.kind for r in results] == ["cheque", "envelope", "cheque"]
+    for doc, result in zip(docs, results, strict=True):
+        assert result.ok and len(result.fields) == 1
+        field = result.fields[0]
+        assert field.name == ("amount" if result.kind == "cheque" else "zip")
+        x, y, w, h = field.bbox
+        assert iou((x, y, x + w, y + h), doc.truth["bbox"]) >= 0.5
+
+
+def test_auto_kind_tells_cheques_from_envelopes(docs):
+    assert [guess_kind(make_view(d.image, d.dpi)) for d in docs] == ["cheque", "envelope", "cheque"]
+    results = read_pages([(d.image, d.dpi, "auto") for d in docs], FieldReader(classifier=StubClassifier()))
+    assert [r.kind for r in results] == ["cheque", "envelope", "cheque"]
+
+
+def test_not_found_is_a_rejected_field_without_box():
+    blank = np.full((550, 1200), 235, np.uint8)
+    (result,) = read_pages([PageInput(blank, 200, "cheque")], FieldReader(classifier=StubClassifier()))
+    assert result.ok
+    (field,) = result.fields
+    assert field.status == "rejected" and field.reason == "not_found" and field.bbox is None and field.detail
+
+
+def test_field_kinds_skip_location():
+    crop = np.full((60, 200), 240, np.uint8)
+    crop[10:50, 20:26] = 0
+    stub = StubClassifier()
+    results = read_pages([PageInput(crop, 200, k) for k in ("amount", "zip", "number")], FieldReader(classifier=stub))
+    assert stub.calls == 1
+    assert [r.fields[0].kind for r in results] == ["amount", "zip", "number"]
+    assert all(r.zones == {} and not r.turned for r in results)
+
+
+def test_a_bad_page_does_not_stop_the_batch(docs):
+    pages = [PageInput(docs[0].image, 200, "cheque"), PageInput(np.zeros((0, 0), np.uint8), 200, "cheque"),
+             PageInput(docs[1].image, 200, "postcard")]  # fmt: skip
+    results = read_pages(pages, FieldReader(classifier=StubClassifier()))
+    assert isinstance(results[1], PageResult)
+    assert results[0].ok and not results[1].ok and not results[2].ok
+    assert "postcard" in results[2].error
+
+
+def test_template_places_the_amount_and_refuses_a_wrong_page(docs):
+    doc = docs[0]
+    h, w = doc.image.shape
+    x0, y0, x1, y1 = doc.truth["bbox"]
+    pad = 15
+    template = parse_template({
+        "name": "test-stock",
+        "aspect": w / h,
+        "fields": {"amount": [(x0 - pad) / w, (y0 - pad) / h, (x1 + pad) / w, (y1 + pad) / h]},
+        "anchors": [{"kind": "rule", "box": [x0 / w, (y1 - 4) / h, x1 / w, (y1 + 30) / h]}],  # the box's bottom
+    })  # fmt: skip
+    loc = locate_with_template(make_view(doc.image, doc.dpi), template)
+    assert loc is not None and iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+    envelope = docs[1]
+    assert locate_with_template(make_view(envelope.image, envelope.dpi), template) is None
+    with pytest.raises(TemplateError):
+        parse_template({"name": "x", "aspect": 2, "fields": {"amount": [0.5, 0.5, 0.4, 0.6]}})

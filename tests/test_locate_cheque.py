@@ -1,0 +1,85 @@
+"""Cheque amount location on generated cheques: every amount place, skew, bitonal scans, upside down, an empty
+amount zone and a page with no amount at all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.segment.document import PageInput, locate_page
+from pipeline.segment.locate_cheque import locate_amount
+from pipeline.segment.pageview import estimate_skew, make_view
+from tests.documents_helper import iou, make, paper_over
+
+
+@pytest.mark.parametrize("cover", [0, 1, 2, 3, 4])  # payee box, underline, shaded, legal-line box, upper-right box
+def test_each_amount_place_is_found(cover):
+    doc = make("cheque", cover, cover=cover)
+    loc = locate_amount(make_view(doc.image, doc.dpi))
+    assert loc.reason is None, loc.reason
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5, (doc.style["layout"], loc.bbox, doc.truth["bbox"])
+    assert loc.crop is not None and loc.crop.ndim == 2
+
+
+@pytest.mark.parametrize("skew", [2.5, -2.0])
+def test_skewed_scan_is_deskewed_and_found(skew):
+    doc = make("cheque", 3, cover=3, skew=skew, margin=0.1)
+    view = make_view(doc.image, doc.dpi)
+    assert view.angle == pytest.approx(-skew, abs=0.4)
+    loc = locate_amount(view)
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+
+
+@pytest.mark.parametrize("cover", [0, 1, 3, 4])
+def test_bitonal_scan(cover):
+    doc = make("cheque", cover, cover=cover, mode="bitonal", skew=1.5)
+    assert set(np.unique(doc.image)) <= {0, 255}
+    loc = locate_amount(make_view(doc.image, doc.dpi))
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+
+
+@pytest.mark.xfail(reason="known gap: a shaded amount band vanishes in bitonal scans; the sign alone may not win")
+def test_bitonal_shaded_band():
+    doc = make("cheque", 2, cover=2, mode="bitonal")
+    loc = locate_amount(make_view(doc.image, doc.dpi))
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+
+
+def test_upside_down_cheque_is_turned():
+    doc = make("cheque", 0, cover=0)
+    turned = doc.image[::-1, ::-1].copy()
+    result, (loc,) = locate_page(PageInput(turned, doc.dpi, "cheque"))
+    assert result.turned
+    h, w = turned.shape
+    x0, y0, x1, y1 = doc.truth["bbox"]
+    assert iou(loc.bbox, (w - x1, h - y1, w - x0, h - y0)) >= 0.5
+    # the crop is upright: same orientation as the amount cut from the upright page
+    upright = locate_amount(make_view(doc.image, doc.dpi)).crop
+    assert abs(loc.crop.shape[0] - upright.shape[0]) <= 4
+
+
+def test_upright_cheques_are_not_turned():
+    for seed in range(4):
+        doc = make("cheque", seed, cover=seed)
+        result, _ = locate_page(PageInput(doc.image, doc.dpi, "cheque"))
+        assert not result.turned
+
+
+def test_empty_amount_zone_is_not_read_as_the_amount():
+    doc = make("cheque", 0, cover=0)
+    empty = paper_over(doc.image, doc.truth["bbox"])
+    loc = locate_amount(make_view(empty, doc.dpi))
+    assert loc.reason is not None or iou(loc.bbox, doc.truth["bbox"]) < 0.3
+
+
+def test_blank_page_has_no_amount():
+    page = np.full((550, 1200), 240, np.uint8)
+    loc = locate_amount(make_view(page, 200))
+    assert loc.bbox is None and loc.crop is None and loc.reason
+
+
+def test_skew_estimate_on_ruled_page():
+    ink = np.zeros((300, 600), bool)
+    for y in (60, 120, 180, 240):
+        ink[y : y + 2, 50:550] = True
+    assert estimate_skew(ink) == pytest.approx(0.0, abs=0.15)

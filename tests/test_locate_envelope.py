@@ -1,0 +1,55 @@
+"""ZIP location on generated envelopes: plain, ZIP+4, pre-printed cells, skew, bitonal, upside down, no address."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.segment.document import PageInput, locate_page
+from pipeline.segment.locate_envelope import erase_frames, locate_zip
+from pipeline.segment.pageview import make_view
+from tests.documents_helper import iou, make, paper_over
+
+
+@pytest.mark.parametrize("seed", range(5))  # cover 0..3: ZIP cells, extra line, ZIP+4, meter; 4: usual mix
+def test_zip_is_found(seed):
+    doc = make("envelope", seed, cover=seed)
+    loc = locate_zip(make_view(doc.image, doc.dpi))
+    assert loc.reason is None, loc.reason
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5, (doc.truth["text"], loc.bbox, doc.truth["bbox"])
+    assert loc.crop is not None
+
+
+@pytest.mark.parametrize(("skew", "mode"), [(2.5, "gray"), (-2.0, "gray"), (2.5, "bitonal"), (0.0, "bitonal")])
+def test_skew_and_bitonal(skew, mode):
+    doc = make("envelope", 2, cover=2, skew=skew, mode=mode, margin=0.1)
+    loc = locate_zip(make_view(doc.image, doc.dpi))
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+
+
+def test_erase_frames_keeps_digit_strokes():
+    crop = np.full((80, 200), 240, np.uint8)
+    crop[5:75, 10] = 0  # a cell side, 70 px
+    crop[20:55, 100:103] = 0  # a '1', 35 px
+    out = erase_frames(crop, 200)
+    assert out[40, 10] > 200 and out[40, 101] < 50
+
+
+def test_upside_down_envelope_is_turned():
+    doc = make("envelope", 4, cover=4)
+    turned = doc.image[::-1, ::-1].copy()
+    result, (loc,) = locate_page(PageInput(turned, doc.dpi, "envelope"))
+    assert result.turned
+    h, w = turned.shape
+    x0, y0, x1, y1 = doc.truth["bbox"]
+    assert iou(loc.bbox, (w - x1, h - y1, w - x0, h - y0)) >= 0.5
+
+
+def test_envelope_without_address_is_not_found():
+    doc = make("envelope", 4, cover=4)
+    x0, y0, x1, y1 = doc.truth["bbox"]
+    h, w = doc.image.shape
+    blank = paper_over(doc.image, (int(0.2 * w), int(0.35 * h), w - 5, h - 5))
+    loc = locate_zip(make_view(blank, doc.dpi))
+    assert loc.bbox is None or iou(loc.bbox, (x0, y0, x1, y1)) < 0.3
+    assert loc.reason is not None
