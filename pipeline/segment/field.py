@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from pipeline.segment.amount import Token, parse_amount
@@ -80,6 +81,7 @@ class ReaderConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
     syntax_margin: float = 4.0  # a reading with good syntax this much costlier than the best still wins
+    max_digit_width: float = 1.45  # an accepted digit is at most this many typical digit widths wide
     min_plausible: float = 0.3  # every digit segment must look this much like one whole digit (learned model)
     min_segmentation: float = 0.97  # posterior of the best digit string among the k best, needed to accept
     max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
@@ -97,9 +99,10 @@ class _Prepared:
 
 
 def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
-    """Clean the crop and cut it into atoms: binarise, remove rules and specks, over-segment (grey returned too)."""
+    """Clean the crop and cut it into atoms: binarise, smooth, remove rules and specks, over-segment (grey too)."""
     grey = to_grey(image)
-    ink = binarize(grey)
+    # a 3x3 majority vote smooths ragged stroke edges and fills pinholes that the threshold leaves
+    ink = cv2.medianBlur(binarize(grey).astype(np.uint8) * 255, 3) > 0
     ink = remove_lines(ink).ink
     ink = remove_noise(ink)
     pieces = find_pieces(ink)
@@ -181,6 +184,12 @@ class FieldReader:
             for st in steps
             if st.kind == "symbol" and self._digit_sized(item.segments[st.segment], st.char, scale)
         ]
+        # touching digits read as one: a digit much wider than this writer's digits
+        wide = [
+            item.segments[st.segment].bbox
+            for st in steps
+            if st.kind == "digit" and item.segments[st.segment].w > self.config.max_digit_width * scale.width
+        ]
         marks = [st for st in steps if st.kind == "symbol" and st.char]
         if len(marks) > 3:
             unexplained.append(item.segments[marks[0].segment].bbox)
@@ -194,6 +203,8 @@ class FieldReader:
         elif not all(char_ok):
             reason = "low_confidence"
             detail = f"{sum(not ok for ok in char_ok)} digit(s) below the threshold {self.classifier.threshold:.3f}"
+        elif wide:
+            reason, detail = "segmentation_ambiguous", f"a digit as wide as two at {wide[0]}"
         elif min((st.plausible for st in steps if st.kind == "digit"), default=1.0) < self.config.min_plausible:
             weakest = min(st.plausible for st in steps if st.kind == "digit")
             reason, detail = "segmentation_ambiguous", f"a segment looks little like one whole digit ({weakest:.2f})"
