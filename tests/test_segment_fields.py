@@ -3,6 +3,8 @@ separators, skew, bitonal scans, empty fields. Bounds are loose on purpose: the 
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -274,6 +276,8 @@ def test_batch_reads_in_one_network_call(reader: FieldReader, digits, monkeypatc
     assert [r.name for r in results] == ["f12", "f345", "f6.789"]
     assert all(c.bbox[0] >= 100 and c.bbox[1] >= 50 for r in results for c in r.characters)
     assert results[0].to_dict()["characters"][0]["char"] == "1"
+    text = json.dumps([r.to_dict() for r in results])  # plain types only: a flow can store results as JSON
+    assert '"status"' in text
 
 
 def test_unknown_kind_is_refused(reader: FieldReader) -> None:

@@ -309,7 +309,7 @@ class FieldReader:
             if not step.char:
                 continue  # noise
             seg = item.segments[step.segment]
-            box = (seg.x + dx, seg.y + dy, seg.w, seg.h)
+            box = (int(seg.x + dx), int(seg.y + dy), int(seg.w), int(seg.h))
             if step.kind == "digit":
                 p = probs[step.segment]
                 order = np.argsort(-p)[:3]

@@ -48,7 +48,7 @@ class Segment:
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
-        return (self.x, self.y, self.w, self.h)
+        return (int(self.x), int(self.y), int(self.w), int(self.h))
 
 
 @dataclass(frozen=True)
