@@ -295,3 +295,17 @@ def test_number_field_and_odd_crops(reader: FieldReader, digits) -> None:
         result = read(reader, odd)
         assert result.status == "rejected"
         assert result.reason is not None
+
+
+def test_zip_in_printed_boxes(reader: FieldReader, digits) -> None:
+    canvas = Canvas(height=110, width=500)
+    for k, ch in enumerate("60614"):
+        x0 = 10 + 70 * k
+        cv2.rectangle(canvas.ink, (x0, 12), (x0 + 62, 96), 0.8, 2)
+        canvas.x = x0 + 8
+        canvas.baseline = 86
+        canvas.digit(digits[int(ch)][0], gap=4)
+    canvas.x = 10 + 70 * 5
+    result = read(reader, canvas.image(), "zip")
+    assert result.digits == "60614"
+    assert result.value == "60614"

@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.segment.amount import Token, parse_amount
 from pipeline.segment.binarize import binarize, to_grey
 from pipeline.segment.components import Piece, Scale, estimate_scale, find_pieces
-from pipeline.segment.lines import remove_lines
+from pipeline.segment.lines import remove_boxes, remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
 from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
@@ -99,11 +99,13 @@ class _Prepared:
 
 
 def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
-    """Clean the crop and cut it into atoms: binarise, smooth, remove rules and specks, over-segment (grey too)."""
+    """Clean the crop and cut it into atoms: binarise, smooth, remove rules, cells and specks, over-segment.
+
+    The grey crop comes back too, for rendering the candidate segments."""
     grey = to_grey(image)
     # a 3x3 majority vote smooths ragged stroke edges and fills pinholes that the threshold leaves
     ink = cv2.medianBlur(binarize(grey).astype(np.uint8) * 255, 3) > 0
-    ink = remove_lines(ink).ink
+    ink = remove_boxes(remove_lines(ink).ink).ink
     ink = remove_noise(ink)
     pieces = find_pieces(ink)
     scale = estimate_scale(pieces, stroke_width(ink))

@@ -57,6 +57,30 @@ def _keep_crossings(ink: np.ndarray, rule: np.ndarray, horizontal: bool, reach: 
     return keep if horizontal else keep.T
 
 
+def remove_boxes(ink: np.ndarray, min_side: int = 8, cover: float = 0.8) -> LineRemoval:
+    """Erase printed cells (a ZIP code's row of boxes, one digit in each): pieces whose bounding box outline is
+    drawn on all four sides. Only the outline band goes; a digit touching its cell keeps its inside part."""
+    ink = ink.copy()
+    removed = np.zeros_like(ink)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    for i in range(1, count):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        if w < min_side or h < min_side:
+            continue
+        piece = labels[y : y + h, x : x + w] == i
+        t = max(2, min(w, h) // 12)
+        sides = (piece[:t].any(axis=0), piece[-t:].any(axis=0), piece[:, :t].any(axis=1), piece[:, -t:].any(axis=1))
+        if not all(side.mean() >= cover for side in sides):
+            continue
+        band = np.zeros_like(piece)
+        band[:t] = band[-t:] = True
+        band[:, :t] = band[:, -t:] = True
+        outline = piece & band
+        ink[y : y + h, x : x + w] &= ~outline
+        removed[y : y + h, x : x + w] |= outline
+    return LineRemoval(ink, removed)
+
+
 def _writing_height(ink: np.ndarray) -> float:
     """Median height of the substantial ink pieces (the rules themselves are few and do not move the median)."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
