@@ -13,10 +13,12 @@ import numpy as np
 from pipeline.segment.components import Piece, Scale
 
 
-def candidate_cuts(piece: Piece, scale: Scale, min_part: float = 0.25) -> list[tuple[int, float]]:
+def candidate_cuts(
+    piece: Piece, scale: Scale, min_part: float = 0.25, min_width: float = 0.9
+) -> list[tuple[int, float]]:
     """Cuts ``(column, slope)`` inside the piece where it may be split between two touching digits."""
     h = scale.digit_height
-    if piece.w < 0.9 * h or piece.w < 0.85 * piece.h:
+    if piece.w < min_width * h or piece.w < 0.85 * piece.h:
         return []
     mask = piece.mask
     proj = mask.sum(axis=0).astype(float)
