@@ -27,15 +27,17 @@ def reader() -> FieldReader:
 
 @pytest.fixture(scope="module")
 def digits(reader: FieldReader) -> dict[int, list[np.ndarray]]:
-    """Dark-ink crops of MNIST digits the network reads with confidence on their own, by class."""
+    """Dark-ink crops of MNIST digits the network reads with confidence on their own, by class (the three most
+    confident right readings of each class, so the tests do not hang on one set of weights)."""
     images, labels = load_mnist(MNIST_TEST_SUBSET, "test")
     preds = reader.classifier.classify(list(images[:400]), polarity="light")
     out: dict[int, list[np.ndarray]] = {d: [] for d in range(10)}
-    for image, label, got, p in zip(images[:400], labels[:400], preds.labels, preds.probabilities, strict=True):
-        if got == label and p[label] > 0.995 and len(out[int(label)]) < 3:
-            big = cv2.resize(image, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
+    right = [i for i in range(400) if preds.labels[i] == labels[i] and preds.probabilities[i, labels[i]] > 0.9]
+    for i in sorted(right, key=lambda i: -preds.probabilities[i, labels[i]]):
+        if len(out[int(labels[i])]) < 3:
+            big = cv2.resize(images[i], None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_CUBIC)
             ys, xs = np.nonzero(big > 60)
-            out[int(label)].append(big[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+            out[int(labels[i])].append(big[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
     assert all(out.values())
     return out
 
