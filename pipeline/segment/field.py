@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -27,6 +27,9 @@ from pipeline.segment.oversegment import oversegment
 from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
 from pipeline.segment.symbols import slant
 from pipeline.segment.zipcode import parse_zip
+
+if TYPE_CHECKING:
+    from pipeline.recognize.classifier import DigitClassifier
 
 FieldKind = Literal["amount", "zip", "number"]
 KINDS = ("amount", "zip", "number")
@@ -115,7 +118,7 @@ def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
 class FieldReader:
     """Reads field crops with one shared :class:`DigitClassifier` (weights loaded once, reused for every batch)."""
 
-    def __init__(self, classifier=None, config: ReaderConfig | None = None) -> None:
+    def __init__(self, classifier: DigitClassifier | None = None, config: ReaderConfig | None = None) -> None:
         if classifier is None:
             from pipeline.recognize.classifier import DigitClassifier
 
