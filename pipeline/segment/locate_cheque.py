@@ -106,6 +106,32 @@ def vertical_rules(view: PageView, min_len: int) -> np.ndarray:
     return _ridges(view, min_len, False, 0.3)
 
 
+_BLOBS: list[tuple[np.ndarray, np.ndarray]] = []  # (mask, its component stats): the last few masks asked about
+
+
+def _window_stats(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """Component boxes (x, y, w, h, area) of ``mask`` that meet the window, clipped to it, in window coordinates.
+
+    The mask's components are labelled once and reused: scoring asks about dozens of windows per page, and
+    labelling each window anew was most of the locator's time.
+    """
+    stats = next((known_stats for known, known_stats in _BLOBS if known is mask), None)
+    if stats is None:
+        _n, _labels, labelled, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        stats = labelled[1:].astype(np.int64)
+        _BLOBS.insert(0, (mask, stats))
+        del _BLOBS[4:]
+    bx0, by0 = stats[:, 0], stats[:, 1]
+    bx1, by1 = bx0 + stats[:, 2], by0 + stats[:, 3]
+    meet = (bx0 < x1) & (bx1 > x0) & (by0 < y1) & (by1 > y0)
+    sel = stats[meet]
+    cx0 = np.maximum(sel[:, 0], x0) - x0
+    cy0 = np.maximum(sel[:, 1], y0) - y0
+    cx1 = np.minimum(sel[:, 0] + sel[:, 2], x1) - x0
+    cy1 = np.minimum(sel[:, 1] + sel[:, 3], y1) - y0
+    return np.stack([cx0, cy0, cx1 - cx0, cy1 - cy0, sel[:, 4]], axis=1) if sel.size else np.zeros((0, 5), np.int64)
+
+
 def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], skip_left: int = 0,
              min_gap: int = 5) -> BoxXYXY | None:  # fmt: skip
     """Extent of the writing in the zone: blobs centred in it (allowed to overflow by ``reach``: left, up, right,
@@ -121,11 +147,10 @@ def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], s
     if ox1 <= ox0 or oy1 <= oy0:
         return None
     sub = ink[oy0:oy1, ox0:ox1].astype(np.uint8)
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    _count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
     kept = []
     zx0, zy0, zx1, zy1 = x0 - ox0, y0 - oy0, x1 - ox0, y1 - oy0
-    for i in range(1, count):
-        bx, by, bw, bh, area = stats[i]
+    for bx, by, bw, bh, area in stats[1:].tolist():
         if area < 3:
             continue
         if skip_left and bx + bw <= zx0 + skip_left:
@@ -166,7 +191,14 @@ def _writing(ink: np.ndarray, rules_mask: np.ndarray) -> np.ndarray:
 
 
 def candidates(view: PageView) -> list[Candidate]:
-    """All zones worth scoring, from boxes, underlines, shaded bands and handwritten blocks on the right."""
+    """All zones worth scoring, from boxes, underlines, shaded bands and handwritten blocks on the right (best
+    first; computed once per view and kept in its cache, as orientation and location both ask)."""
+    if "candidates" not in view.cache:
+        view.cache["candidates"] = _candidates(view)
+    return view.cache["candidates"]
+
+
+def _candidates(view: PageView) -> list[Candidate]:
     ink = view.ink
     _h, w = ink.shape
     inch = view.inch
@@ -267,11 +299,7 @@ def _sign_left(writing: np.ndarray, box: BoxXYXY, inch) -> bool:
     sy0, sy1 = max(0, y0 - inch(0.05)), min(h, y1 + inch(0.02))
     if sx1 <= sx0 or sy1 <= sy0:
         return False
-    sub = writing[sy0:sy1, sx0:sx1].astype(np.uint8)
-    count, _l, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
-    for i in range(1, count):
-        _x, _y, bw, bh, area = stats[i]
-        x = stats[i][0]
+    for x, _y, bw, bh, area in _window_stats(writing, sx0, sy0, sx1, sy1).tolist():
         if inch(0.11) <= bh <= inch(0.3) and inch(0.03) <= bw <= inch(0.22) and area >= 6:
             # isolated: no other printed glyph close on its left (the last letter of a printed word is not a sign)
             left = writing[sy0:sy1, max(0, sx0 + x - inch(0.08)) : sx0 + x]
@@ -383,11 +411,8 @@ def _whole_strokes(view: PageView, box: BoxXYXY) -> BoxXYXY:
     h, w = writing.shape
     dx, dy = view.inch(0.25), view.inch(0.16)
     ox0, oy0, ox1, oy1 = max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
-    sub = writing[oy0:oy1, ox0:ox1].astype(np.uint8)
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
     nx0, ny0, nx1, ny1 = x0, y0, x1, y1
-    for i in range(1, count):
-        bx, by, bw, bh, area = stats[i]
+    for bx, by, bw, bh, area in _window_stats(writing, ox0, oy0, ox1, oy1).tolist():
         bx, by = bx + ox0, by + oy0
         if area < 3 or bx >= x1 or bx + bw <= x0 or by >= y1 or by + bh <= y0:
             continue
