@@ -187,6 +187,9 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
         cuts.append((i, pieces[i][0] - reach))
         reach = max(reach, pieces[i][2])
 
+    def digit_count(part: list[BoxXYXY]) -> int:
+        return sum(1 for p in part if p[3] - p[1] >= 0.5 * height and p[2] - p[0] <= 1.1 * height)
+
     def score(i: int, gap: int) -> float:
         # a wide gap, a part that holds as many digit-sized pieces as a ZIP (5) or ZIP+4 (9) has, and no word in it
         part = pieces[i:]
@@ -214,6 +217,13 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
         again = best(min(d[0] for d in dashes))
         if again is not None:
             cut = again
+    # ZIP+4 whose dash gap won: four digits right of the cut, five more (four when one touches the state word)
+    # and a dash just before it
+    if digit_count(pieces[cut:]) == 4:
+        plus = [(g, i) for i, g in cuts if i < cut and digit_count(pieces[i:cut]) in (4, 5)
+                and right_edge - pieces[i][0] <= 14 * height]  # fmt: skip
+        if plus:
+            cut = max(plus)[1]
     ranked = sorted(((score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height),
                     reverse=True)  # fmt: skip
     others = [i for _s, i in ranked if i != cut][:alternatives]
@@ -256,7 +266,7 @@ def locate_zip(view: PageView, name: str = "zip") -> Located:
     by0 = max(0, int(base - 1.4 * height))
     by1 = min(view.shape[0], int(max(p[3] for p in pieces)) + 1)
     band = [(a + lx0, b + by0, c + lx0, d + by0) for a, b, c, d in _pieces(view.ink[by0:by1, lx0:lx1], 3)]
-    band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3) and p[3] >= base - max(inch(0.12), 0.45 * height)]
+    band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3) and p[3] >= base - max(inch(0.12), 0.6 * height)]
     pieces = band or pieces
     boxed = len(_cells(view, _union(pieces))) >= 4
     located = [_zip_field(view, name, group, pieces, boxed, block.box, score) for group in _zip_groups(pieces, inch)]
