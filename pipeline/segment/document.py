@@ -133,7 +133,18 @@ def read_pages(
 
 
 def _choose(readings: list[FieldResult]) -> int:
-    """Which of a field's candidate places to believe: the first that the reader accepted, else the first whose
-    reading has a valid syntax, else the locator's first choice."""
-    rank = [2 if r.status == "accepted" else 1 if r.value is not None else 0 for r in readings]
-    return rank.index(max(rank))
+    """Which of a field's candidate places to believe: the locator's first choice, unless the reader rejects it
+    and accepts a runner-up. For a ZIP, a runner-up whose reading merely has ZIP syntax (5 or 5+4 digits) also
+    wins over a first choice whose reading does not, as that syntax is strict; amount syntax is too permissive
+    to trade a correctly located but unreadable amount for a wrongly located one."""
+    first = readings[0]
+    if first.status == "accepted":
+        return 0
+    for k, r in enumerate(readings[1:], 1):
+        if r.status == "accepted":
+            return k
+    if first.kind == "zip" and first.value is None:
+        for k, r in enumerate(readings[1:], 1):
+            if r.value is not None:
+                return k
+    return 0

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.segment.pageview import PageView, make_view
 
-WEAK_AMOUNT = 2.5  # an amount zone scoring this or more as scanned settles it: the page is not turned
+WEAK_AMOUNT = 2.2  # an amount zone scoring this or more as scanned settles it: the page is not turned
 STRONG_AMOUNT = 4.5  # turned, the page must show a zone this convincing (box or line, sign, right place)
 
 
