@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ class _Errors(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise  # click's own flow (--help, usage errors): not ours to reword
         except (DataError, WeightsError, RuntimeError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
@@ -43,8 +46,23 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
 @click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt")
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="start from these weights (fine-tuning) instead of random ones",
+)
+@click.option("--deslant/--no-deslant", default=None, help="deslant digits in the shared normalisation")
+@click.option(
+    "--repeat",
+    "repeats",
+    multiple=True,
+    metavar="SOURCE=N",
+    help="times each source's digits appear per epoch, e.g. --repeat orand=25",
+)
 @click.option("--no-progress", is_flag=True, help="no progress bar (logs only)")
-def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, device, threads, resume, no_progress):
+def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, device, threads, resume, init_from,
+          deslant, repeats, no_progress):  # fmt: skip
     """Train LeNet-5 on MNIST + USPS + ORAND train digits, calibrate it, write OUT/lenet5.pt."""
     import torch
 
@@ -55,9 +73,16 @@ def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, 
         torch.set_num_threads(threads)
     config = TrainConfig()
     for name, value in [("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("seed", seed),
-                        ("target_error", target_error), ("limit", limit)]:  # fmt: skip
+                        ("target_error", target_error), ("limit", limit), ("init_from", init_from)]:  # fmt: skip
         if value is not None:
             setattr(config, name, value)
+    if deslant is not None:
+        config.normalization = dataclasses.replace(config.normalization, deslant=deslant)
+    for item in repeats:
+        source, _, count = item.partition("=")
+        if source not in config.repeats or not count.isdigit():
+            raise click.BadParameter(f"{item!r}: expected SOURCE=N with SOURCE in {sorted(config.repeats)}")
+        config.repeats[source] = int(count)
     path = run_training(
         config,
         resolve_data_dir(data_dir),
@@ -95,6 +120,17 @@ def evaluate(data_dir, weights, sets, target_error, device, json_path, plot_path
     if plot_path:
         write_plot(results, plot_path)
         click.echo(f"wrote {plot_path}")
+
+
+@main.command()
+@click.argument("weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target-error", type=float, required=True, help="errors among all validation digits, e.g. 0.002")
+def calibrate(weights: Path, target_error: float) -> None:
+    """Store a new rejection threshold in WEIGHTS, chosen on its validation scores for TARGET_ERROR."""
+    from pipeline.recognize.weights import set_target_error
+
+    threshold = set_target_error(weights, target_error)
+    click.echo(f"{weights}: threshold {threshold:.6f} for target error {target_error}")
 
 
 @main.command()

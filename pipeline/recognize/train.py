@@ -43,6 +43,7 @@ class TrainConfig:
     target_error: float = 0.001
     rejection_rule: str = "max_probability"
     limit: int | None = None  # use only this many training digits (smoke tests)
+    init_from: str | None = None  # a weights file to start from (fine-tuning) instead of random weights
     distortion: DistortionConfig = field(default_factory=DistortionConfig)
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     model: dict = field(default_factory=lambda: dict(LENET5_CONFIG))
@@ -79,6 +80,17 @@ def per_source_error(logits: torch.Tensor, data: DigitSet) -> dict[str, float]:
     return {name: float(wrong[data.source == i].mean()) for i, name in enumerate(SOURCES) if (data.source == i).any()}
 
 
+def _initialise(model: LeNet5, init_from: str | None, log: Callable[[str], None]) -> dict | None:
+    """Load a parent weights file's trained (unfolded) parameters; returns its training record for the card."""
+    if not init_from:
+        return None
+    payload = torch.load(init_from, map_location="cpu", weights_only=True)
+    model.load_state_dict(payload["state_dict"])
+    log(f"starting from {init_from}")
+    parent = payload.get("training", {})
+    return {"path": str(init_from), "recipe": parent.get("recipe"), "train_seconds": parent.get("train_seconds")}
+
+
 def _save_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -111,6 +123,7 @@ def train(
     log(f"training digits {counts}, validation {len(val_set)}; data ready in {time.perf_counter() - started:.1f} s")
 
     model = LeNet5(config.model).to(device)
+    parent = _initialise(model, config.init_from, log)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(epoch_order(train_set, config.repeats, np.random.default_rng(0))) // config.batch_size)
@@ -193,6 +206,7 @@ def train(
         "validation_digits": len(val_set),
         "history": history,
         "train_seconds": elapsed_before,
+        "parent": parent,
         "device": str(device),
         "torch": str(torch.__version__),
     }

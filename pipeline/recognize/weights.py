@@ -83,3 +83,19 @@ def load_weights(path: Path | None = None) -> LoadedWeights:
         raise WeightsError(f"weights file {path} is incomplete: {exc}") from None
     model.freeze_for_inference()
     return LoadedWeights(model, normalization, calibration, payload.get("training", {}), path, sha256_of(path))
+
+
+def set_target_error(path: Path, target_error: float) -> float:
+    """Re-derive the stored threshold for another target error (from the stored validation scores); returns it.
+
+    Only the calibration metadata changes; the file is rewritten atomically.
+    """
+    loaded = load_weights(path)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    calibration = loaded.calibration
+    threshold = calibration.threshold_for(target_error)
+    payload["calibration"] = {**calibration.to_dict(), "threshold": threshold, "target_error": target_error}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return threshold
