@@ -1,13 +1,10 @@
 """The weights shipped in the package: present, complete, and scoring within bounds on real MNIST digits."""
 
 import re
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pipeline.recognize.classifier import DigitClassifier
-from pipeline.recognize.digit_folder import read_labels
 from pipeline.recognize.weights import SHIPPED_WEIGHTS, load_weights, sha256_of
 
 
@@ -39,11 +36,13 @@ def test_shipped_weights_on_bundled_mnist_subset(mnist_subset):
     assert predictions.accepted.mean() >= 0.95
 
 
-def test_shipped_weights_read_dark_ink_scanned_digits():
-    """samples/digits holds MNIST digits as a scan shows them (dark on white): same answers."""
-    folder = Path(__file__).parents[1] / "samples" / "digits"
-    labels = read_labels(folder)
-    assert len(labels) == 50
-    images = [cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE) for name in labels]
-    predictions = DigitClassifier(device="cpu").classify(images)
-    assert np.mean(predictions.labels == np.array(list(labels.values()))) >= 0.96
+def test_shipped_weights_read_dark_ink_scanned_digits(mnist_subset):
+    """The same digits as a scan shows them (dark ink on grey paper, noise): the same answers."""
+    images, labels = mnist_subset
+    rng = np.random.default_rng(0)
+    scans = [
+        np.clip((255 - img.astype(np.float32)) * 0.7 + 60 + rng.normal(0, 5, img.shape), 0, 255).astype(np.uint8)
+        for img in images[:300]
+    ]
+    predictions = DigitClassifier(device="cpu").classify(scans)
+    assert np.mean(predictions.labels == labels[:300]) >= 0.98

@@ -39,6 +39,8 @@ def _check_weights(weights: Path | None) -> None:
 
 
 def _flow_with_runner(runner: str, dask_address: str | None, workers: int):
+    # A temporary server on 2 busy cores can take longer than Prefect's default 20 s to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from pipeline.flows.read_scans import read_scans
 
     if runner == "local":

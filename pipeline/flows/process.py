@@ -1,7 +1,8 @@
 """One batch of scan files in, one result object per page out: the work inside a Prefect task.
 
-Pages of all files in the batch are read together, so the network runs once per batch. A file or page that cannot
-be read becomes an ``error`` result with the reason; it never stops the batch. Rejected fields get a review crop.
+Pages of all files in the batch go to the segmenter's ``read_pages`` together, so the network runs once per
+batch. A file or page that cannot be read becomes an ``error`` result with the reason; it never stops the batch.
+Rejected fields get a review crop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pipeline.flows.discover import ScanFile
 from pipeline.segment.pages import DEFAULT_MAX_PIXELS, Page, PageError, ScanError, load_pages
 
 KINDS = ("auto", "cheque", "envelope", "amount", "zip", "number")
-FIELD_KINDS = ("amount", "zip", "number")
 
 
 @dataclass(frozen=True)
@@ -81,33 +81,6 @@ def _error(scan: ScanFile, page: int, kind: str, message: str) -> dict:
     }  # fmt: skip
 
 
-def _read_fields(pages: list[Page], kinds: list[str], reader) -> list[list | str]:
-    """Field results per page (or an error message per page), one reader call for the whole batch."""
-    from pipeline.segment.field import FieldCrop
-
-    out: list[list | str] = [[] for _ in pages]
-    crops, owners = [], []
-    whole_documents = [i for i, k in enumerate(kinds) if k not in FIELD_KINDS]
-    for i, (page, kind) in enumerate(zip(pages, kinds, strict=True)):
-        if kind in FIELD_KINDS:
-            h, w = page.image.shape
-            crops.append(FieldCrop(page.image, kind, kind, (0, 0, w, h)))  # type: ignore[arg-type]
-            owners.append(i)
-    if whole_documents:
-        try:
-            from pipeline.segment.document import read_pages
-        except ImportError:
-            for i in whole_documents:
-                out[i] = f"kind {kinds[i]!r} needs field location, which this version does not have"
-        else:
-            located = read_pages([(pages[i].image, pages[i].dpi, kinds[i]) for i in whole_documents], reader)
-            for i, result in zip(whole_documents, located, strict=True):
-                out[i] = result if isinstance(result, list) else str(result)
-    for i, result in zip(owners, reader.read_many(crops) if crops else [], strict=True):
-        out[i] = [result]
-    return out
-
-
 def _write_crop(out_dir: Path, page: Page, field: dict, scan: ScanFile, position: int) -> str:
     """Save the field's region (the whole page when it has no box) for the reviewer; returns its relative path."""
     box = field["bbox"]
@@ -127,10 +100,12 @@ def _write_crop(out_dir: Path, page: Page, field: dict, scan: ScanFile, position
 
 def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) -> list[dict]:
     """Read every page of every file; one result dict per page, in file then page order."""
+    from pipeline.segment.document import PageInput, read_pages
+
     reader = field_reader(settings)
     slots: list[dict | None] = []
     pages: list[Page] = []
-    page_slots: list[tuple[int, ScanFile, str]] = []
+    owners: list[tuple[int, ScanFile]] = []
     for scan in files:
         try:
             loaded = list(load_pages(scan.path, settings.max_pixels))
@@ -141,29 +116,22 @@ def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) 
             if isinstance(item, PageError):
                 slots.append(_error(scan, item.index, settings.kind, item.message))
                 continue
-            kind = settings.kind if settings.kind != "auto" else _guess_kind(item)
             slots.append(None)
             pages.append(item)
-            page_slots.append((len(slots) - 1, scan, kind))
-    results = _read_fields(pages, [k for _, _, k in page_slots], reader) if pages else []
-    for page, (slot, scan, kind), result in zip(pages, page_slots, results, strict=True):
-        if isinstance(result, str):
-            slots[slot] = _error(scan, page.index, kind, result)
+            owners.append((len(slots) - 1, scan))
+    inputs = [PageInput(p.image, p.dpi, settings.kind, p.dpi_from_metadata) for p in pages]
+    results = read_pages(inputs, reader) if inputs else []
+    for page, (slot, scan), result in zip(pages, owners, results, strict=True):
+        if result.error is not None:
+            slots[slot] = _error(scan, page.index, result.kind, f"could not read this page: {result.error}")
             continue
-        fields = [field_dict(r) for r in result]
+        fields = [field_dict(r) for r in result.fields]
         for position, field in enumerate(fields):
             if field["status"] == "rejected":
                 field["crop"] = _write_crop(out_dir, page, field, scan, position)
-        h, w = page.image.shape
+        h, w = page.image.shape[:2]
         slots[slot] = {
-            "document": scan.document, "sha256": scan.sha256, "page": page.index, "kind": kind, "status": "ok",
-            "error": None, "fields": fields, "width": w, "height": h, "dpi": page.dpi,
+            "document": scan.document, "sha256": scan.sha256, "page": page.index, "kind": result.kind,
+            "status": "ok", "error": None, "fields": fields, "width": w, "height": h, "dpi": page.dpi,
         }  # fmt: skip
     return [s for s in slots if s is not None]
-
-
-def _guess_kind(page: Page) -> str:
-    """``auto``: cheque or envelope, told apart by the segmenter from the page's content."""
-    from pipeline.segment.kind import guess_kind
-
-    return guess_kind(page.image, page.dpi)
