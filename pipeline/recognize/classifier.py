@@ -14,6 +14,19 @@ from pipeline.recognize.weights import load_weights
 from pipeline.segment.normalize import normalize_batch
 
 
+def _compiled_for(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """On the CPU, a traced and frozen graph with oneDNN-friendly layouts (about twice the eager speed for a
+    network this small); the eager model elsewhere, or if tracing fails on some build."""
+    if device.type != "cpu":
+        return model
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(model, torch.zeros(8, 1, 32, 32))
+            return torch.jit.optimize_for_inference(traced)
+    except Exception:  # an optimisation only: never a reason not to classify
+        return model
+
+
 @dataclass
 class Predictions:
     """Per-digit results of one batch, as arrays (row i belongs to input digit i)."""
@@ -44,7 +57,7 @@ class DigitClassifier:
     ) -> None:
         loaded = load_weights(weights)
         self.device = resolve_device(device)
-        self.model = loaded.model.to(self.device)
+        self.model = _compiled_for(loaded.model.to(self.device), self.device)
         self.normalization = loaded.normalization
         self.calibration = loaded.calibration
         self.weights_path = loaded.path
