@@ -39,30 +39,31 @@ FEATURES = (
     "rwd2",
 )
 
-# fitted coefficients, in FEATURES order (see the module docstring); zeros mean "no opinion"
+# fitted coefficients, in FEATURES order (see the module docstring); zeros mean "no opinion".
+# Fitted by benchmarks/fit_plausibility.py on ORAND train with the shipped weights sha256 ef931ac60759...
 WEIGHTS = np.array(
     [
-        -4.1462,
-        -0.8706,
-        -0.1227,
-        -0.5546,
-        0.4352,
-        -0.2146,
-        0.0269,
-        1.3173,
-        0.0495,
-        -0.4496,
-        -1.1853,
-        -1.0677,
-        4.1437,
-        2.6434,
-        0.7443,
-        -3.1987,
-        -0.2255,
-        -4.2698,
-        -0.367,
-        4.728,
-        -1.458,
+        -4.1377,
+        -0.7658,
+        -0.1229,
+        -0.5437,
+        0.2954,
+        -0.0900,
+        0.0580,
+        1.3487,
+        0.0354,
+        -0.4298,
+        -1.1938,
+        -1.0657,
+        3.9244,
+        2.7327,
+        0.6088,
+        -3.5351,
+        0.6967,
+        -4.7192,
+        -0.3573,
+        4.6752,
+        -1.4621,
     ]
 )
 
