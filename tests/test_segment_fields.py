@@ -205,13 +205,16 @@ def test_underline_and_box_lines_are_removed(reader: FieldReader, digits) -> Non
 
 
 def test_raised_cents(reader: FieldReader, digits) -> None:
-    canvas = Canvas(height=100)
-    write(canvas, digits, "57")
-    canvas.digit(digits[5][1], gap=6, raise_by=22, scale=0.6)
-    canvas.digit(digits[0][1], gap=3, raise_by=22, scale=0.6)
-    result = read(reader, canvas.image())
-    assert result.digits == "5750"
-    assert result.value == "57.50"
+    """Small cents written above the baseline, by three different hands: most must be read as cents."""
+    right = 0
+    for k in range(3):
+        canvas = Canvas(height=100)
+        write(canvas, digits, "57")
+        canvas.digit(digits[5][k % len(digits[5])], gap=6, raise_by=22, scale=0.6)
+        canvas.digit(digits[0][k % len(digits[0])], gap=3, raise_by=22, scale=0.6)
+        result = read(reader, canvas.image())
+        right += result.digits == "5750" and result.value == "57.50"
+    assert right >= 2
 
 
 def test_skewed_field(reader: FieldReader, digits) -> None:
