@@ -159,7 +159,10 @@ def test_kill_during_a_run_loses_nothing_and_duplicates_nothing(prefect_env, tmp
     env = {**os.environ, **{k: v for k, v in prefect_env.items() if v}}
     command = [sys.executable, "-m", "pipeline.cli", "run", str(scans), "--out", str(out), "--kind", "number",
                "--device", "cpu", "--batch-size", "4", "--workers", "1", "--no-progress"]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own process group, so the kill takes the run and its temporary Prefect server, as a crash would
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     jsonl = out / "results.jsonl"
     while time.time() < deadline:
@@ -168,7 +171,7 @@ def test_kill_during_a_run_loses_nothing_and_duplicates_nothing(prefect_env, tmp
         if process.poll() is not None:
             pytest.fail("the run ended before it could be killed")
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     before = len([line for line in jsonl.read_text().splitlines() if line.strip()])
     assert 0 < before < len(truth)
