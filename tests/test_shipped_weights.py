@@ -4,8 +4,9 @@ import re
 
 import numpy as np
 
+from pipeline.hashing import file_sha256
 from pipeline.recognize.classifier import DigitClassifier
-from pipeline.recognize.weights import SHIPPED_WEIGHTS, load_weights, sha256_of
+from pipeline.recognize.weights import SHIPPED_WEIGHTS, load_weights
 
 
 def test_shipped_weights_load_with_metadata():
@@ -21,7 +22,7 @@ def test_shipped_weights_load_with_metadata():
 
 def test_model_card_names_the_shipped_file():
     card = (SHIPPED_WEIGHTS.parent / "MODEL_CARD.md").read_text()
-    assert sha256_of(SHIPPED_WEIGHTS) in card
+    assert file_sha256(SHIPPED_WEIGHTS) in card
     assert re.search(r"MNIST test error", card)
 
 

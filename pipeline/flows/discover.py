@@ -6,12 +6,12 @@ is recognised. A file whose size or modification time is still changing is left 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.hashing import file_sha256
 from pipeline.segment.pages import SCAN_SUFFIXES, sniff_format
 
 SETTLE_SECONDS = 2.0  # a file modified more recently than this may still be being written
@@ -60,14 +60,6 @@ def _sniffs_as_scan(path: Path) -> bool:
         return sniff_format(path) is not None
     except OSError:
         return False
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def discover(inputs: list[Path], exclude: Path | None = None, settle_seconds: float = SETTLE_SECONDS) -> Discovery:

@@ -7,13 +7,13 @@ training recipe. It loads with ``weights_only=True``: no pickled code runs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from pipeline.hashing import file_sha256
 from pipeline.recognize.calibrate import Calibration
 from pipeline.recognize.lenet5 import LeNet5
 from pipeline.segment.normalize import NormalizationConfig
@@ -34,14 +34,6 @@ class LoadedWeights:
     training: dict
     path: Path
     sha256: str
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_weights(
@@ -82,7 +74,7 @@ def load_weights(path: Path | None = None) -> LoadedWeights:
     except (KeyError, RuntimeError, TypeError) as exc:
         raise WeightsError(f"weights file {path} is incomplete: {exc}") from None
     model.freeze_for_inference()
-    return LoadedWeights(model, normalization, calibration, payload.get("training", {}), path, sha256_of(path))
+    return LoadedWeights(model, normalization, calibration, payload.get("training", {}), path, file_sha256(path))
 
 
 def set_target_error(path: Path, target_error: float) -> float:
