@@ -40,7 +40,7 @@ def read(folder: Path, out: Path, kind: str, batch_size: int) -> dict:
     wall = time.perf_counter() - start
     lines = finished.stderr.strip().splitlines()
     peak_kb = int(lines[-1])
-    summary = json.loads(lines[-2])
+    summary = json.loads(next(line for line in reversed(lines) if line.startswith('{"documents"')))
     return {
         "documents": summary["documents"],
         "steady_docs_per_s": round(summary["docs_per_second"], 1),
