@@ -23,7 +23,6 @@ pytest.importorskip("prefect")
 HERMETIC = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
-    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # 2 busy cores can take a while
 }
 
@@ -33,7 +32,7 @@ def prefect_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     env = {**HERMETIC, "PREFECT_HOME": str(home), "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "results")}
     saved = {k: os.environ.get(k) for k in [*env, "PREFECT_API_URL"]}
-    os.environ.update({k: v for k, v in env.items() if v})
+    os.environ.update(env)
     os.environ.pop("PREFECT_API_URL", None)
     from prefect.testing.utilities import prefect_test_harness
 
@@ -156,7 +155,7 @@ def test_kill_during_a_run_loses_nothing_and_duplicates_nothing(prefect_env, tmp
     scans = tmp_path / "scans"
     truth = make_scans(scans, images, labels, 120)
     out = tmp_path / "out"
-    env = {**os.environ, **{k: v for k, v in prefect_env.items() if v}}
+    env = {**os.environ, **prefect_env}
     command = [sys.executable, "-m", "pipeline.cli", "run", str(scans), "--out", str(out), "--kind", "number",
                "--device", "cpu", "--batch-size", "4", "--workers", "1", "--no-progress"]  # fmt: skip
     # its own process group, so the kill takes the run and its temporary Prefect server, as a crash would
