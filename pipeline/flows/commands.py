@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.flows.process import KINDS
+from pipeline.segment.document import KINDS
 
 RUNNERS = ("local", "dask")
 

@@ -17,8 +17,6 @@ import numpy as np
 from pipeline.flows.discover import ScanFile
 from pipeline.segment.pages import DEFAULT_MAX_PIXELS, Page, PageError, ScanError, load_pages
 
-KINDS = ("auto", "cheque", "envelope", "amount", "zip", "number")
-
 
 @dataclass(frozen=True)
 class ReadSettings:
@@ -74,7 +72,8 @@ def field_dict(result) -> dict:
     }
 
 
-def _error(scan: ScanFile, page: int, kind: str, message: str) -> dict:
+def error_result(scan: ScanFile, page: int, kind: str, message: str) -> dict:
+    """The result of a page (or file) that could not be read: status error, the reason, no fields."""
     return {
         "document": scan.document, "sha256": scan.sha256, "page": page, "kind": kind, "status": "error",
         "error": message, "fields": [],
@@ -110,11 +109,11 @@ def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) 
         try:
             loaded = list(load_pages(scan.path, settings.max_pixels))
         except ScanError as exc:  # bad content; transient I/O (OSError) propagates so the task retries
-            slots.append(_error(scan, 0, settings.kind, str(exc)))
+            slots.append(error_result(scan, 0, settings.kind, str(exc)))
             continue
         for item in loaded:
             if isinstance(item, PageError):
-                slots.append(_error(scan, item.index, settings.kind, item.message))
+                slots.append(error_result(scan, item.index, settings.kind, item.message))
                 continue
             slots.append(None)
             pages.append(item)
@@ -123,7 +122,7 @@ def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) 
     results = read_pages(inputs, reader) if inputs else []
     for page, (slot, scan), result in zip(pages, owners, results, strict=True):
         if result.error is not None:
-            slots[slot] = _error(scan, page.index, result.kind, f"could not read this page: {result.error}")
+            slots[slot] = error_result(scan, page.index, result.kind, f"could not read this page: {result.error}")
             continue
         fields = [field_dict(r) for r in result.fields]
         for position, field in enumerate(fields):

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from pipeline.flows.discover import ScanFile, discover
 from pipeline.flows.exports import append_jsonl, export_all
-from pipeline.flows.process import ReadSettings, field_reader, process_files
+from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files
 from pipeline.flows.store import ResultStore
 
 
@@ -89,13 +89,6 @@ def _plan(files: list[ScanFile], done: set[str]) -> tuple[list[ScanFile], int, i
     return todo, skipped, copies
 
 
-def _internal_error(scan: ScanFile, kind: str, exc: BaseException) -> dict:
-    return {
-        "document": scan.document, "sha256": scan.sha256, "page": 0, "kind": kind, "status": "error",
-        "error": f"internal error while reading this batch: {type(exc).__name__}: {exc}", "fields": [],
-    }  # fmt: skip
-
-
 @flow(name="read-scans")
 def read_scans(
     inputs: list[str],
@@ -145,7 +138,8 @@ def read_scans(
                 documents = future.result()
             except Exception as exc:  # a bug, not bad input: keep every file of the batch visible as an error
                 logger.error("batch of %d files failed: %s", len(batch), exc)
-                documents = [_internal_error(scan, kind, exc) for scan in batch]
+                message = f"internal error while reading this batch: {type(exc).__name__}: {exc}"
+                documents = [error_result(scan, 0, kind, message) for scan in batch]
             store.save_documents(documents, batch_id, force=force)
             append_jsonl(out_dir / "results.jsonl", documents)
             for doc in documents:
