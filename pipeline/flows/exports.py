@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,12 +18,17 @@ from pipeline.flows.store import ResultStore
 
 CSV_COLUMNS = [
     "document", "page", "sha256", "kind", "document_status", "error", "field", "status", "value", "digits", "text",
-    "confidence", "reason", "bbox",
+    "confidence", "reason", "bbox", "review_state", "reviewer", "reviewed_at", "machine_value",
 ]  # fmt: skip
 
 
+def _temporary(path: Path) -> Path:
+    """A temporary name of this process and thread: a run and the review server may export at the same time."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+
+
 def _atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     with open(tmp, "w", newline="") as handle:
         for line in lines:
             handle.write(line)
@@ -73,13 +79,27 @@ def csv_rows(doc: dict) -> list[dict]:
             "confidence": "" if f["confidence"] is None else f"{f['confidence']:.6f}",
             "reason": f["reason"] or "",
             "bbox": "" if f["bbox"] is None else " ".join(str(int(v)) for v in f["bbox"]),
+            **_review_columns(f.get("review")),
         }
         for f in doc["fields"]
     ]
 
 
+def _review_columns(review: dict | None) -> dict:
+    """A reviewer's decision in CSV columns: state, who, when, and what the machine had read."""
+    if not review:
+        return {"review_state": "", "reviewer": "", "reviewed_at": "", "machine_value": ""}
+    machine = review["machine"]
+    return {
+        "review_state": review["state"],
+        "reviewer": review["reviewer"],
+        "reviewed_at": review["at"],
+        "machine_value": machine["value"] or machine["digits"] or "",
+    }
+
+
 def export_csv(store: ResultStore, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()

@@ -121,8 +121,9 @@ def read_scans(
             len(found.files), len(todo), summary.skipped, summary.copies, len(found.unsettled),
         )  # fmt: skip
         classifier = reader.classifier
-        batch_id = store.start_batch(
-            list(inputs), kind, classifier.weights_sha256, classifier.threshold, classifier.target_error
+        batch_id = store.start_batch(  # absolute input paths: the review page finds the scans again from them
+            [str(Path(p).resolve()) for p in inputs], kind, classifier.weights_sha256, classifier.threshold,
+            classifier.target_error,
         )
         summary.unreadable = [f"{d}: {m}" for d, m in found.unreadable]
         for line in summary.unreadable:  # not stored: no content hash; the next run tries again

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the corrections table (created in place in a version 1 store)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,11 +77,53 @@ CREATE TABLE IF NOT EXISTS characters (
     alternatives TEXT,               -- JSON [{"char": "7", "probability": 0.02}, ...]
     PRIMARY KEY (field_id, position)
 );
+CREATE TABLE IF NOT EXISTS corrections (  -- every reviewer decision, append-only: who, when, old and new
+    id INTEGER PRIMARY KEY,
+    field_id INTEGER NOT NULL,       -- the field row decided on (no foreign key: `run --force` replaces rows)
+    sha256 TEXT NOT NULL,            -- the field's stable identity: page content, page, position, name
+    page INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('correct', 'unreadable', 'reopen')),
+    reviewer TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    old_status TEXT,                 -- the field before the decision (the machine's reading for a first decision)
+    old_value TEXT,
+    old_digits TEXT,
+    old_text TEXT,
+    new_value TEXT,                  -- what the reviewer keyed (normalised), for 'correct'
+    new_digits TEXT,
+    new_text TEXT
+);
+CREATE INDEX IF NOT EXISTS corrections_field ON corrections (sha256, page, position, id);
 """
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def latest_decision(db: sqlite3.Connection, sha256: str, page: int, position: int, name: str) -> sqlite3.Row | None:
+    """The last reviewer decision on a field, found by its stable identity (field rows change on re-reads)."""
+    return db.execute(
+        "SELECT * FROM corrections WHERE sha256 = ? AND page = ? AND position = ? AND name = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (sha256, page, position, name),
+    ).fetchone()
+
+
+def apply_decision(db: sqlite3.Connection, field_id: int, decision: sqlite3.Row | dict) -> None:
+    """Make a field row say what a reviewer decided: a keyed value makes it ``corrected``, unreadable keeps it
+    ``rejected``; a reopened decision leaves the field as read, back in the queue."""
+    action = decision["action"]
+    if action == "correct":
+        db.execute(
+            "UPDATE fields SET status = 'corrected', value = ?, digits = ?, text = ?, review_state = 'done'"
+            " WHERE id = ?",
+            (decision["new_value"], decision["new_digits"], decision["new_text"], field_id),
+        )
+    elif action == "unreadable":
+        db.execute("UPDATE fields SET status = 'rejected', review_state = 'unreadable' WHERE id = ?", (field_id,))
 
 
 class ResultStore:
@@ -96,7 +138,7 @@ class ResultStore:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -155,10 +197,13 @@ class ResultStore:
                     continue  # stored meanwhile by another run: keep the first
                 document_id = cursor.lastrowid
                 for position, field in enumerate(doc["fields"]):
-                    self._insert_field(db, document_id, position, field)
+                    field_id = self._insert_field(db, document_id, position, field)
+                    decision = latest_decision(db, doc["sha256"], doc["page"], position, field["name"])
+                    if decision is not None:  # a re-read (--force) keeps what a reviewer decided
+                        apply_decision(db, field_id, decision)
 
     @staticmethod
-    def _insert_field(db: sqlite3.Connection, document_id: int, position: int, field: dict) -> None:
+    def _insert_field(db: sqlite3.Connection, document_id: int, position: int, field: dict) -> int:
         review = "pending" if field["status"] == "rejected" else "none"
         cursor = db.execute(
             "INSERT INTO fields (document_id, position, name, status, value, digits, text, confidence, reason,"
@@ -180,26 +225,38 @@ class ResultStore:
                 for i, c in enumerate(field.get("characters", []))
             ],
         )  # fmt: skip
+        return int(cursor.lastrowid)
 
     def count_documents(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
     def iter_documents(self) -> Iterator[dict]:
-        """Every stored page as a result object (the results.jsonl shape), in a stable order."""
-        documents = self.db.execute("SELECT * FROM documents ORDER BY document, page, id").fetchall()
-        fields_by_doc: dict[int, list[dict]] = {}
-        for f in self.db.execute("SELECT * FROM fields ORDER BY document_id, position"):
-            fields_by_doc.setdefault(f["document_id"], []).append(dict(f))
-        chars_by_field: dict[int, list[dict]] = {}
-        for c in self.db.execute("SELECT * FROM characters ORDER BY field_id, position"):
-            chars_by_field.setdefault(c["field_id"], []).append(
-                {
-                    "char": c["char"],
-                    "bbox": json.loads(c["bbox"]),
-                    "confidence": c["confidence"],
-                    "alternatives": json.loads(c["alternatives"]),
-                }
-            )
+        """Every stored page as a result object (the results.jsonl shape), in a stable order.
+
+        All rows are read in one read transaction: one consistent snapshot even while a run or a reviewer writes.
+        """
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            documents = self.db.execute("SELECT * FROM documents ORDER BY document, page, id").fetchall()
+            fields_by_doc: dict[int, list[dict]] = {}
+            for f in self.db.execute("SELECT * FROM fields ORDER BY document_id, position"):
+                fields_by_doc.setdefault(f["document_id"], []).append(dict(f))
+            chars_by_field: dict[int, list[dict]] = {}
+            for c in self.db.execute("SELECT * FROM characters ORDER BY field_id, position"):
+                chars_by_field.setdefault(c["field_id"], []).append(
+                    {
+                        "char": c["char"],
+                        "bbox": json.loads(c["bbox"]),
+                        "confidence": c["confidence"],
+                        "alternatives": json.loads(c["alternatives"]),
+                    }
+                )
+            reviews = self._reviews()
+        finally:
+            if own:
+                self.db.execute("COMMIT")
         for d in documents:
             yield {
                 "document": d["document"],
@@ -220,7 +277,29 @@ class ResultStore:
                         "bbox": json.loads(f["bbox"]),
                         "crop": f["crop"],
                         "characters": chars_by_field.get(f["id"], []),
+                        **reviews.get((d["sha256"], d["page"], f["position"], f["name"]), {}),
                     }
                     for f in fields_by_doc.get(d["id"], [])
                 ],
             }
+
+    def _reviews(self) -> dict[tuple, dict]:
+        """``{"review": ...}`` for every field a reviewer settled, by the field's stable identity."""
+        rows = self.db.execute(
+            "SELECT * FROM corrections WHERE id IN (SELECT MAX(id) FROM corrections GROUP BY sha256, page, position,"
+            " name) AND action != 'reopen'"
+        ).fetchall()
+        return {
+            (r["sha256"], r["page"], r["position"], r["name"]): {
+                "review": {
+                    "state": "done" if r["action"] == "correct" else "unreadable",
+                    "reviewer": r["reviewer"],
+                    "at": r["decided_at"],
+                    "machine": {
+                        "status": r["old_status"], "value": r["old_value"], "digits": r["old_digits"],
+                        "text": r["old_text"],
+                    },
+                }
+            }
+            for r in rows
+        }  # fmt: skip
