@@ -248,7 +248,16 @@ def _register_flow_commands() -> None:
     main.add_command(serve_command)
 
 
+def _register_review_commands() -> None:
+    """``review`` and ``export-corrections``: the page for rejected fields and what it feeds back."""
+    from pipeline.review.commands import export_corrections_command, review_command
+
+    main.add_command(review_command)
+    main.add_command(export_corrections_command)
+
+
 _register_flow_commands()
+_register_review_commands()
 
 if __name__ == "__main__":
     main()
