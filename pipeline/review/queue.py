@@ -198,8 +198,10 @@ def progress(
         f" ON d.id = f.document_id WHERE l.expires_at > ? AND l.session != ? AND f.review_state = 'pending'{where}",
         [stamp(now), session, *params],
     ).fetchone()[0]
-    mine = db.execute(
-        "SELECT COUNT(*) FROM corrections WHERE reviewer = ? AND decided_at >= ? AND action != 'reopen'",
+    mine = db.execute(  # decisions of this session that still stand (an undone one does not count)
+        "SELECT COUNT(*) FROM corrections c WHERE c.reviewer = ? AND c.decided_at >= ? AND c.action != 'reopen'"
+        " AND c.id = (SELECT MAX(id) FROM corrections WHERE sha256 = c.sha256 AND page = c.page"
+        " AND position = c.position AND name = c.name)",
         (reviewer, since),
     ).fetchone()[0]
     return Progress(
