@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pipeline.data import DataError, resolve_data_dir
+from pipeline.data.location import default_data_dir
 from pipeline.recognize.weights import WeightsError
 
 DATA_HELP = "data directory laid out as ../shared/data (mnist/, usps/, orand-car-a-dev/); default $PIPELINE_DATA"
@@ -60,9 +61,17 @@ def main() -> None:
     metavar="SOURCE=N",
     help="times each source's digits appear per epoch, e.g. --repeat orand=25",
 )
+@click.option(
+    "--finetune",
+    "finetune_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="fine-tune on reviewer-corrected digits (from `pipeline export-corrections`): starts from the shipped "
+    "weights (or --init-from), 3 epochs at a lower rate, mixed with DATA's digits when there is a data directory",
+)
 @click.option("--no-progress", is_flag=True, help="no progress bar (logs only)")
 def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, device, threads, resume, init_from,
-          deslant, repeats, no_progress):  # fmt: skip
+          deslant, repeats, finetune_dir, no_progress):  # fmt: skip
     """Train LeNet-5 on MNIST + USPS + ORAND train digits, calibrate it, write OUT/lenet5.pt."""
     import torch
 
@@ -78,6 +87,13 @@ def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, 
             setattr(config, name, value)
     if deslant is not None:
         config.normalization = dataclasses.replace(config.normalization, deslant=deslant)
+    data = resolve_data_dir(data_dir) if data_dir or not finetune_dir else default_data_dir()
+    if finetune_dir:
+        _finetune_defaults(config, finetune_dir, init_from, epochs, lr, deslant)
+        if data is None:
+            click.echo("no data directory: fine-tuning on the corrections alone, which can make the network forget "
+                       "other writing; give --data DIR (or $PIPELINE_DATA) to mix them with the usual digits",
+                       err=True)  # fmt: skip
     for item in repeats:
         source, _, count = item.partition("=")
         if source not in config.repeats or not count.isdigit():
@@ -85,13 +101,30 @@ def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, 
         config.repeats[source] = int(count)
     path = run_training(
         config,
-        resolve_data_dir(data_dir),
+        data,
         out_dir,
         resolve_device(device),
         resume=resume,
         progress=not no_progress,
     )
     click.echo(f"wrote {path}")
+
+
+def _finetune_defaults(config, finetune_dir: Path, init_from, epochs, lr, deslant) -> None:
+    """Fine-tuning: the parent's weights, architecture and normalisation (so inference still matches), and a short,
+    gentle schedule unless given."""
+    from pipeline.recognize.weights import SHIPPED_WEIGHTS, load_weights
+
+    parent = load_weights(Path(init_from) if init_from else SHIPPED_WEIGHTS)
+    config.init_from = str(parent.path)
+    config.finetune = str(finetune_dir)
+    config.model = dict(parent.model.config)
+    config.normalization = parent.normalization
+    if deslant is not None:
+        config.normalization = dataclasses.replace(config.normalization, deslant=deslant)
+    config.epochs = epochs if epochs is not None else 3
+    config.lr = lr if lr is not None else 5e-4
+    config.ema_decay = 0.99  # few steps: a slower average would hardly move from the parent
 
 
 @main.command()

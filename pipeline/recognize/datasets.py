@@ -6,17 +6,20 @@ All three sources (MNIST, USPS, real ORAND cheque digits) pass through the share
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from pipeline.data.errors import DataError
 from pipeline.data.mnist import load_mnist
 from pipeline.data.orand import load_orand_digits
 from pipeline.data.usps import load_usps
 from pipeline.segment.normalize import NormalizationConfig, normalize_batch
 
-SOURCES = ("mnist", "usps", "orand")
+SOURCES = ("mnist", "usps", "orand", "corrections")  # corrections: reviewers' digits (pipeline export-corrections)
 
 
 @dataclass
@@ -32,6 +35,10 @@ class DigitSet:
 
     def subset(self, index: np.ndarray) -> DigitSet:
         return DigitSet(self.images[index], self.labels[index], self.source[index])
+
+    @staticmethod
+    def empty(size: int) -> DigitSet:
+        return DigitSet(np.zeros((0, size, size), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     @staticmethod
     def concat(parts: list[DigitSet]) -> DigitSet:
@@ -84,3 +91,40 @@ def train_validation_split(
     val_parts.append(orand.subset(np.nonzero(is_val)[0]))
     train_parts.append(orand.subset(np.nonzero(~is_val)[0]))
     return DigitSet.concat(train_parts), DigitSet.concat(val_parts)
+
+
+def load_corrections(folder: Path, norm: NormalizationConfig) -> tuple[DigitSet, np.ndarray]:
+    """Reviewer-corrected digits written by ``pipeline export-corrections`` (``labels.csv`` + raw grey crops, dark ink
+    on paper), normalised like every other digit; also returns each digit's field, to hold out whole fields."""
+    labels_path = folder / "labels.csv"
+    if not labels_path.is_file():
+        raise DataError(f"{labels_path} not found: write it with `pipeline export-corrections OUT --to {folder}`")
+    crops, labels, fields = [], [], []
+    with open(labels_path, newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            name, label = row.get("file") or "", row.get("label") or ""
+            if Path(name).name != name or not name or len(label) != 1 or not label.isdigit():
+                raise DataError(f"{labels_path}:{line}: expected a file name in this folder and a digit label")
+            image = cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE)
+            if image is None or image.size == 0:
+                raise DataError(f"{folder / name}: missing or not an image")
+            crops.append(image)
+            labels.append(int(label))
+            fields.append(row.get("field") or name)
+    if not crops:
+        raise DataError(f"{labels_path} lists no digits")
+    return _digit_set(crops, np.array(labels), "corrections", norm, "dark"), np.array(fields)
+
+
+def corrections_split(
+    folder: Path, norm: NormalizationConfig, val_fraction: float, seed: int
+) -> tuple[DigitSet, DigitSet]:
+    """Corrected digits split into train and validation by whole field (none held out with fewer than 2 fields)."""
+    digits, fields = load_corrections(folder, norm)
+    names = np.array(sorted(set(fields)))
+    if len(names) < 2:
+        return digits, DigitSet.empty(norm.size)
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(names, size=max(1, round(val_fraction * len(names))), replace=False))
+    is_val = np.array([f in held for f in fields])
+    return digits.subset(np.nonzero(~is_val)[0]), digits.subset(np.nonzero(is_val)[0])

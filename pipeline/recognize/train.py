@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from pipeline.recognize.calibrate import calibrate
-from pipeline.recognize.datasets import SOURCES, DigitSet, train_validation_split
+from pipeline.recognize.datasets import SOURCES, DigitSet, corrections_split, train_validation_split
 from pipeline.recognize.distort import DistortionConfig, distort
 from pipeline.recognize.lenet5 import LENET5_CONFIG, LeNet5
 from pipeline.recognize.weights import save_weights
@@ -38,12 +38,13 @@ class TrainConfig:
     weight_decay: float = 1e-4
     ema_decay: float = 0.999  # the exported weights are an exponential moving average of the trained ones
     val_fraction: float = 0.08
-    repeats: dict[str, int] = field(default_factory=lambda: {"mnist": 1, "usps": 2, "orand": 10})
+    repeats: dict[str, int] = field(default_factory=lambda: {"mnist": 1, "usps": 2, "orand": 10, "corrections": 20})
     seed: int = 1998
     target_error: float = 0.001
     rejection_rule: str = "max_probability"
     limit: int | None = None  # use only this many training digits (smoke tests)
     init_from: str | None = None  # a weights file to start from (fine-tuning) instead of random weights
+    finetune: str | None = None  # a folder of reviewer-corrected digits (export-corrections) mixed into training
     distortion: DistortionConfig = field(default_factory=DistortionConfig)
     normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
     model: dict = field(default_factory=lambda: dict(LENET5_CONFIG))
@@ -99,7 +100,7 @@ def _save_atomic(obj: dict, path: Path) -> None:
 
 def train(
     config: TrainConfig,
-    data_dir: Path,
+    data_dir: Path | None,
     out_dir: Path,
     device: torch.device,
     resume: bool = False,
@@ -115,10 +116,20 @@ def train(
     torch.manual_seed(config.seed)
     started = time.perf_counter()
 
-    train_set, val_set = train_validation_split(data_dir, config.normalization, config.val_fraction, config.seed)
+    if data_dir is not None:
+        train_set, val_set = train_validation_split(data_dir, config.normalization, config.val_fraction, config.seed)
+    else:  # fine-tuning on the corrections alone
+        train_set = val_set = DigitSet.empty(config.normalization.size)
     if config.limit:
         keep = np.random.default_rng(config.seed).permutation(len(train_set))[: config.limit]
         train_set = train_set.subset(np.sort(keep))
+    if config.finetune:  # after the limit: a smoke run still sees every correction
+        extra_train, extra_val = corrections_split(
+            Path(config.finetune), config.normalization, config.val_fraction, config.seed
+        )
+        train_set, val_set = DigitSet.concat([train_set, extra_train]), DigitSet.concat([val_set, extra_val])
+    if len(val_set) == 0:
+        raise RuntimeError("no validation digits to calibrate on: give the data directory (--data)")
     counts = {name: int((train_set.source == i).sum()) for i, name in enumerate(SOURCES)}
     log(f"training digits {counts}, validation {len(val_set)}; data ready in {time.perf_counter() - started:.1f} s")
 
