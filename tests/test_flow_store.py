@@ -99,3 +99,55 @@ def test_discover_recurses_sniffs_and_defers_unsettled(tmp_path, mnist_subset):
     assert by_name["copy.png"] == by_name["one.png"]
     assert found.files[0].size > 0 and len(by_name["one.png"]) == 64
     assert np.unique([f.sha256 for f in found.files]).size == 3
+
+
+def test_documents_are_read_in_chunks_with_the_same_result(tmp_path):
+    """The exports stream the store chunk by chunk (memory flat as the store grows), in the same order."""
+    store = ResultStore(tmp_path / "results.db")
+    batch = store.start_batch(["in"], "zip", "abc", 0.9, 0.001)
+    names = [f"{i:08x}" for i in range(23)]
+    store.save_documents([doc(n, status="error" if i % 5 == 0 else "ok") for i, n in enumerate(names)], batch)
+    whole = list(store.iter_documents(chunk=1000))
+    assert [d["document"] for d in whole] == sorted(f"{n}.png" for n in names)
+    assert list(store.iter_documents(chunk=4)) == whole
+    assert not store.db.in_transaction
+    partly = store.iter_documents(chunk=4)
+    next(partly)
+    partly.close()  # an export given up half-way ends its read transaction
+    assert not store.db.in_transaction
+    store.close()
+
+
+def test_batches_are_submitted_within_a_window_and_all_come_back():
+    """The flow keeps at most `window` batches unfinished, so finished results are not held to the end."""
+    import threading
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect.futures import PrefectConcurrentFuture
+
+    from pipeline.flows.read_scans import completed_in_window
+
+    lock = threading.Lock()
+    outstanding = peak = 0
+
+    def work(batch):
+        nonlocal outstanding
+        time.sleep(0.01 * (batch[0] % 3))
+        with lock:
+            outstanding -= 1
+        return batch
+
+    with ThreadPoolExecutor(2) as pool:
+
+        def submit(batch):
+            nonlocal outstanding, peak
+            with lock:
+                outstanding += 1
+                peak = max(peak, outstanding)
+            return PrefectConcurrentFuture(uuid.uuid4(), pool.submit(work, batch))
+
+        batches = [[i] for i in range(20)]
+        seen = [batch[0] for batch, _ in completed_in_window(submit, batches, 3)]
+    assert sorted(seen) == list(range(20))
+    assert peak <= 3

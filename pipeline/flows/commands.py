@@ -97,6 +97,7 @@ def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers
     summary = flow(
         inputs=[str(p) for p in inputs], out=str(out_dir), kind=kind, device=device, target_error=target_error,
         batch_size=batch_size, force=force, weights=str(weights) if weights else None, progress=not no_progress,
+        in_flight=2 * workers,
     )  # fmt: skip
     from pipeline.flows.read_scans import RunSummary
 
@@ -122,7 +123,7 @@ def serve_command(inputs, out_dir, kind, device, target_error, batch_size, worke
     parameters = {
         "inputs": [str(p.resolve()) for p in inputs], "out": str(out_dir.resolve()), "kind": kind, "device": device,
         "target_error": target_error, "batch_size": batch_size, "force": force,
-        "weights": str(weights.resolve()) if weights else None,
+        "weights": str(weights.resolve()) if weights else None, "in_flight": 2 * workers,
     }  # fmt: skip
     click.echo(f"serving {name!r}: cron {cron!r} ({timezone}); Ctrl-C stops", err=True)
     try:

@@ -7,6 +7,8 @@ Rejected fields get a review crop.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,29 @@ def field_reader(settings: ReadSettings):
         Path(settings.weights) if settings.weights else None, device=settings.device, target_error=settings.target_error
     )
     return FieldReader(classifier)
+
+
+@functools.cache
+def _libc_malloc_trim():
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS, Windows)."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed by a batch back to the system.
+
+    A batch decodes dozens of page images (megabytes each) in worker threads; glibc keeps what they freed in its
+    per-thread heaps, so without this the resident size creeps up batch after batch (measured: +165 MB over 1,000
+    documents, flat with a trim per batch; docs/flow-benchmarks.md). A trim costs about a millisecond.
+    """
+    trim = _libc_malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def corners(box) -> list[int] | None:

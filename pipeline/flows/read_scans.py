@@ -7,18 +7,21 @@ be local threads or a Dask cluster without any worker touching SQLite.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from tqdm import tqdm
 
 from pipeline.flows.discover import ScanFile, discover
 from pipeline.flows.exports import append_jsonl, export_all
-from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files
+from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files, release_freed_memory
 from pipeline.flows.store import ResultStore
 
 
@@ -36,7 +39,9 @@ def _transient(task_, task_run, state) -> bool:
 @task(name="read-batch", retries=2, retry_delay_seconds=0.5, retry_condition_fn=_transient)
 def read_batch(files: list[ScanFile], settings: ReadSettings, out_dir: str) -> list[dict]:
     """Read one batch of files; returns one result per page."""
-    return process_files(files, settings, Path(out_dir))
+    documents = process_files(files, settings, Path(out_dir))
+    release_freed_memory()  # the batch's images are gone now; without this, memory grows with the batch count
+    return documents
 
 
 @dataclass
@@ -89,6 +94,26 @@ def _plan(files: list[ScanFile], done: set[str]) -> tuple[list[ScanFile], int, i
     return todo, skipped, copies
 
 
+def completed_in_window(
+    submit: Callable[[list[ScanFile]], PrefectFuture], batches: list[list[ScanFile]], window: int
+) -> Iterator[tuple[list[ScanFile], PrefectFuture]]:
+    """Submit the batches with at most ``window`` unfinished at a time; yield each (batch, future) as it finishes.
+
+    Nothing of a finished batch is kept once the caller moves on, so the flow's memory does not grow with the
+    number of batches; the next batch is submitted before a finished one is handed over, so workers stay busy
+    while the flow writes the store.
+    """
+    queue = iter(batches)
+    pending = {submit(batch): batch for batch in itertools.islice(queue, max(1, window))}
+    while pending:
+        future = next(as_completed(list(pending)))
+        batch = pending.pop(future)
+        following = next(queue, None)
+        if following is not None:
+            pending[submit(following)] = following
+        yield batch, future
+
+
 @flow(name="read-scans")
 def read_scans(
     inputs: list[str],
@@ -100,8 +125,12 @@ def read_scans(
     force: bool = False,
     weights: str | None = None,
     progress: bool = False,
+    in_flight: int = 4,
 ) -> dict:
-    """Read every scan under ``inputs`` into ``out`` (results.db, results.jsonl, results.csv, review/)."""
+    """Read every scan under ``inputs`` into ``out`` (results.db, results.jsonl, results.csv, review/).
+
+    ``in_flight`` batches at most are submitted ahead (twice the workers is enough to keep them busy).
+    """
     logger = get_run_logger()
     started = time.perf_counter()
     out_dir = Path(out)
@@ -131,10 +160,9 @@ def read_scans(
         batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
         summary.startup_seconds = time.perf_counter() - started
         steady = time.perf_counter()
-        futures = {read_batch.submit(batch, settings, str(out_dir)): batch for batch in batches}
         bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="reading")
-        for future in as_completed(list(futures)):
-            batch = futures[future]
+        submit = functools.partial(read_batch.submit, settings=settings, out_dir=str(out_dir))
+        for batch, future in completed_in_window(submit, batches, in_flight):
             try:
                 documents = future.result()
             except Exception as exc:  # a bug, not bad input: keep every file of the batch visible as an error

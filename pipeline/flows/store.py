@@ -230,33 +230,47 @@ class ResultStore:
     def count_documents(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
-    def iter_documents(self) -> Iterator[dict]:
+    def iter_documents(self, chunk: int = 500) -> Iterator[dict]:
         """Every stored page as a result object (the results.jsonl shape), in a stable order.
 
         All rows are read in one read transaction: one consistent snapshot even while a run or a reviewer writes.
+        Pages are read ``chunk`` at a time with their fields and characters, so memory does not grow with the store.
         """
         own = not self.db.in_transaction
         if own:
             self.db.execute("BEGIN")
         try:
-            documents = self.db.execute("SELECT * FROM documents ORDER BY document, page, id").fetchall()
-            fields_by_doc: dict[int, list[dict]] = {}
-            for f in self.db.execute("SELECT * FROM fields ORDER BY document_id, position"):
-                fields_by_doc.setdefault(f["document_id"], []).append(dict(f))
-            chars_by_field: dict[int, list[dict]] = {}
-            for c in self.db.execute("SELECT * FROM characters ORDER BY field_id, position"):
-                chars_by_field.setdefault(c["field_id"], []).append(
-                    {
-                        "char": c["char"],
-                        "bbox": json.loads(c["bbox"]),
-                        "confidence": c["confidence"],
-                        "alternatives": json.loads(c["alternatives"]),
-                    }
-                )
             reviews = self._reviews()
+            documents = self.db.execute("SELECT * FROM documents ORDER BY document, page, id")
+            while rows := documents.fetchmany(chunk):
+                yield from self._documents(rows, reviews)
         finally:
-            if own:
+            if own and self.db.in_transaction:
                 self.db.execute("COMMIT")
+
+    def _documents(self, documents: list[sqlite3.Row], reviews: dict[tuple, dict]) -> Iterator[dict]:
+        """Result objects for these document rows, their fields and characters read in two queries."""
+        marks = ",".join("?" * len(documents))
+        ids = [d["id"] for d in documents]
+        fields_by_doc: dict[int, list[sqlite3.Row]] = {}
+        for f in self.db.execute(
+            f"SELECT * FROM fields WHERE document_id IN ({marks}) ORDER BY document_id, position", ids
+        ):
+            fields_by_doc.setdefault(f["document_id"], []).append(f)
+        chars_by_field: dict[int, list[dict]] = {}
+        for c in self.db.execute(
+            "SELECT c.* FROM characters c JOIN fields f ON f.id = c.field_id"
+            f" WHERE f.document_id IN ({marks}) ORDER BY c.field_id, c.position",
+            ids,
+        ):
+            chars_by_field.setdefault(c["field_id"], []).append(
+                {
+                    "char": c["char"],
+                    "bbox": json.loads(c["bbox"]),
+                    "confidence": c["confidence"],
+                    "alternatives": json.loads(c["alternatives"]),
+                }
+            )
         for d in documents:
             yield {
                 "document": d["document"],
