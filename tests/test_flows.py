@@ -185,3 +185,78 @@ def test_kill_during_a_run_loses_nothing_and_duplicates_nothing(prefect_env, tmp
     db = sqlite3.connect(out / "results.db")
     assert db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == len(truth)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.prefect_serve
+def test_serve_registers_the_cron_deployment_and_its_runs_read_the_scans(prefect_env, tmp_path, mnist_subset):
+    """`pipeline serve` (a long-running process) against the harness's API server, as against `prefect server
+    start`: the deployment carries the cron schedule, a run of it (triggered here, not waited for until 2 am)
+    reads the folder into OUT, and SIGINT stops the process and everything it started."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    images, labels = mnist_subset
+    scans = tmp_path / "scans"
+    truth = make_scans(scans, images, labels, 4)
+    out = tmp_path / "out"
+    api = PREFECT_API_URL.value()  # the harness's server; serve needs a server with an API it can poll
+    env = {**os.environ, **prefect_env, "PREFECT_API_URL": api, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    name = f"serve-test-{tmp_path.name}"
+    command = [sys.executable, "-m", "pipeline.cli", "serve", str(scans), "--out", str(out), "--kind", "number",
+               "--device", "cpu", "--cron", "0 2 * * *", "--timezone", "Europe/Paris", "--name", name]  # fmt: skip
+    log = tmp_path / "serve.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with get_client(sync_client=True) as client:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    deployment = client.read_deployment_by_name(f"read-scans/{name}")
+                    break
+                except Exception:
+                    if process.poll() is not None or time.time() > deadline:
+                        pytest.fail(f"no deployment registered:\n{log.read_text()[-3000:]}")
+                    time.sleep(0.5)
+        [schedule] = deployment.schedules
+        assert schedule.active
+        assert schedule.schedule.cron == "0 2 * * *" and schedule.schedule.timezone == "Europe/Paris"
+        assert deployment.parameters["out"] == str(out.resolve())
+        assert deployment.parameters["inputs"] == [str(scans.resolve())]
+
+        run = run_deployment(deployment.id, timeout=120, poll_interval=1)
+        assert run.state is not None and run.state.is_completed(), f"{run.state}\n{log.read_text()[-3000:]}"
+        results = read_results(out)
+        assert sorted(r["document"] for r in results) == sorted(truth)
+        assert all(r["status"] == "ok" for r in results)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            pytest.fail(f"serve did not stop on SIGINT:\n{log.read_text()[-3000:]}")
+    assert code == 0, log.read_text()[-3000:]
+    deadline = time.time() + 10
+    while time.time() < deadline:  # nothing of its process group is left running (orphans are reaped quickly)
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("processes started by serve are still running")
+
+
+def test_serve_without_a_server_says_so_instead_of_never_running(tmp_path):
+    """A temporary server has no scheduler: serving against one would wait forever for runs that never come."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(HERMETIC, PREFECT_HOME=str(tmp_path / "home"))
+    (tmp_path / "scans").mkdir()
+    command = [sys.executable, "-m", "pipeline.cli", "serve", str(tmp_path / "scans"), "--out", str(tmp_path / "out")]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode != 0
+    assert "needs a Prefect server" in finished.stderr and "PREFECT_API_URL" in finished.stderr

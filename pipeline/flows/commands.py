@@ -113,12 +113,22 @@ def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers
 @click.option("--name", default="nightly-scans", show_default=True)
 def serve_command(inputs, out_dir, kind, device, target_error, batch_size, workers, runner, dask_address, weights,
                   force, cron, timezone, name):  # fmt: skip
-    """Serve the flow on a cron schedule (Prefect ``serve``); runs until stopped."""
+    """Serve the flow on a cron schedule (Prefect ``serve``); runs until stopped.
+
+    Needs a Prefect server (PREFECT_API_URL): schedules are turned into runs by the server's scheduler, which the
+    temporary server that `pipeline run` starts does not run.
+    """
     from prefect.schedules import Cron
+    from prefect.settings import get_current_settings
 
     _check_inputs(inputs)
     _check_output(out_dir)
     _check_weights(weights)
+    if not get_current_settings().api.url:
+        raise click.ClickException(
+            "pipeline serve needs a Prefect server to schedule its runs (a temporary one never runs them): start "
+            "`prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     flow = _flow_with_runner(runner, dask_address, workers)
     parameters = {
         "inputs": [str(p.resolve()) for p in inputs], "out": str(out_dir.resolve()), "kind": kind, "device": device,
