@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,13 @@ import numpy as np
 
 from pipeline.flows.discover import ScanFile
 from pipeline.segment.pages import DEFAULT_MAX_PIXELS, Page, PageError, ScanError, load_pages
+
+# oneDNN (PyTorch's CPU kernels) keeps up to 1,024 compiled primitives, one set per input shape; the number of
+# digits per batch varies, so over a long run the flow grew by hundreds of MB (docs/flow-benchmarks.md). A small
+# cache is as fast here. It must be set before torch first uses oneDNN (read once, when the cache is made); this
+# module is imported by the flow, its Dask workers and served runs before any reader is built. A setting of the
+# operator's own wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 
 @dataclass(frozen=True)
