@@ -32,7 +32,7 @@ class ParsedAmount:
     problem: str = ""  # why the syntax is bad
 
 
-_DECORATION = set("*$#-=/")
+_DECORATION = set("*$#-=/x")  # x: the "xx" of "35/xx"
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3}(?:\1\d{3})*)?")
 _INDIAN = re.compile(r"\d{1,2}(?:([.,])\d{2})*([.,])\d{3}")
 
@@ -64,6 +64,9 @@ def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
         return ParsedAmount(None, digits, text, False, "stray mark before the amount")
     if any(t.char not in _DECORATION | {".", ","} for t in tail):
         return ParsedAmount(None, digits, text, False, "stray mark after the amount")
+    ending = "".join(t.char for t in tail)
+    if "x" in ending and not re.search(r"/x+$", ending):
+        return ParsedAmount(None, digits, text, False, "an 'x' not in a '/xx' ending")
     cents = "00"
     raised = [t for t in body if t.raised]
     if raised:

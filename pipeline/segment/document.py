@@ -118,7 +118,7 @@ def read_pages(
                 result.fields.append(not_found(loc.name, loc.kind, loc.reason or "no crop"))
                 continue
             places = [loc, *loc.alternatives]
-            crops.extend(FieldCrop(p.crop, p.kind, p.name, _xywh(p.crop_box)) for p in places)
+            crops.extend(FieldCrop(p.crop, p.kind, p.name, _xywh(p.crop_box), p.source != "page") for p in places)
             owners.append((index, places))
     if crops:
         read = iter(reader.read_many(crops))

@@ -2,9 +2,10 @@
 
 The entry point for a field locator or a flow: hand over grey crops with their kind, get :class:`FieldResult`
 objects back. All candidate segments of all the fields in one call go through the network in ONE batch.
-A field is accepted only when every digit clears the classifier's calibrated threshold, the best segmentation
-clearly beats the runner-up reading, and the field's syntax holds; otherwise it is rejected with a reason and
-the best guess is kept, so a person can key it in with the guess pre-filled.
+A field is accepted only when its syntax holds, every digit clears the classifier's calibrated threshold, and the
+field as a whole is likely enough to be right (:mod:`pipeline.segment.acceptance`, a learned model of the
+segmentation's evidence); otherwise it is rejected with a reason and the best guess is kept, so a person can key
+it in with the guess pre-filled.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
+from pipeline.segment import acceptance
 from pipeline.segment.amount import Token, parse_amount
 from pipeline.segment.binarize import binarize, to_grey
 from pipeline.segment.components import Piece, Scale, estimate_scale, find_pieces
@@ -61,6 +63,8 @@ class FieldResult:
     bbox: Box | None
     characters: list[CharacterResult] = field(default_factory=list)
     detail: str = ""  # a human-readable why, for reviewers
+    problems: list[tuple[str, str]] = field(default_factory=list)  # every failed check (reason, detail), in order
+    features: list[float] = field(default_factory=list, repr=False)  # pipeline.segment.acceptance features
     seconds: float = 0.0  # time spent on this field (its share of the batched network call included)
 
     def to_dict(self) -> dict:
@@ -75,6 +79,7 @@ class FieldCrop:
     kind: FieldKind
     name: str = ""
     bbox: Box | None = None  # the crop's box in the document; character boxes are returned in that frame
+    located: bool = False  # cut from a whole page by a locator (which may have cut it wrong), not a field image
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,12 @@ class ReaderConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
     syntax_margin: float = 4.0  # a reading with good syntax this much costlier than the best still wins
-    max_digit_width: float = 1.45  # an accepted digit is at most this many typical digit widths wide
-    min_plausible: float = 0.3  # every digit segment must look this much like one whole digit (learned model)
-    min_segmentation: float = 0.97  # posterior of the best digit string among the k best, needed to accept
-    max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more makes the field ambiguous
+    min_field_confidence: float | None = None  # P(right) needed to accept; None: the fitted per-kind threshold
+    # hints shown to reviewers when a field is rejected (they no longer decide alone):
+    max_digit_width: float = 1.45  # a digit wider than this many typical digit widths may be two digits
+    min_plausible: float = 0.3  # a digit segment this unlike one whole digit (learned model) may be a fragment
+    min_segmentation: float = 0.97  # posterior of the best reading among the k best below this: ambiguous
+    max_unread: float = 0.5  # a non-digit piece this tall (digit heights) or more may be a digit left unread
     raised_shift: float = 0.25  # a digit whose bottom is this far (digit heights) above the baseline is raised
 
 
@@ -107,12 +114,29 @@ def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
     The grey crop comes back too, for rendering the candidate segments."""
     grey = to_grey(image)
     # a 3x3 majority vote smooths ragged stroke edges and fills pinholes that the threshold leaves
-    ink = cv2.medianBlur(binarize(grey).astype(np.uint8) * 255, 3) > 0
+    ink = smooth_without_bridges(binarize(grey))
     ink = remove_boxes(remove_lines(ink).ink).ink
     ink = remove_noise(ink)
     pieces = find_pieces(ink)
     scale = estimate_scale(pieces, stroke_width(ink))
     return oversegment(pieces, scale), scale, grey
+
+
+def smooth_without_bridges(raw: np.ndarray) -> np.ndarray:
+    """3x3 median of the ink, except pixels it adds between two separate pieces.
+
+    The majority vote fills one-pixel gaps too, and a full stop written close to a digit's tail would become part
+    of the digit ('9.00' read as '900'): keep pieces apart that the threshold kept apart."""
+    smooth = cv2.medianBlur(raw.astype(np.uint8) * 255, 3) > 0
+    count, labels = cv2.connectedComponents(raw.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return smooth
+    kernel = np.ones((3, 3), np.uint8)
+    ids = labels.astype(np.float32)
+    highest = cv2.dilate(ids, kernel)
+    lowest = cv2.erode(np.where(labels > 0, ids, np.float32(count)), kernel)
+    bridge = smooth & ~raw & (highest > 0) & (lowest < count) & (highest != lowest)
+    return smooth & ~bridge
 
 
 class FieldReader:
@@ -171,51 +195,71 @@ class FieldReader:
         if crop.kind == "amount":
             fix = self._slash_before_ending
             paths = [Path(p.cost, tuple(fix(list(p.steps), item.segments, item.scale))) for p in paths]
-        best = self._syntax_first(paths, item, probs)
+        best, valid = self._syntax_first(paths, item, probs)
         if not best.digits:
             empty.detail = "no digit-like ink"
             return empty
         steps = list(best.steps)
         characters, tokens, char_ok = self._characters(steps, item, probs)
-        # segmentation posterior: the best digit string against the runner-up strings among the k best paths
-        seen: dict[str, float] = {}
-        for p in paths:
-            seen.setdefault(p.digits, p.cost)
+        # segmentation posterior: the best reading against the runner-up readings among the k best paths. Where the
+        # best reading's syntax holds, only readings whose syntax holds compete (a 4-digit reading is no ZIP code),
+        # as the grammar constrained the readings in LeCun et al.'s cheque reader; readings are told by value.
+        seen: dict[str, float] = dict(valid) if valid else {}
+        if not seen:
+            for p in paths:
+                seen.setdefault(p.digits, p.cost)
         posterior = 1.0 / sum(math.exp(-(c - best.cost) / self.config.temperature) for c in seen.values())
         parsed = self._parse(crop.kind, tokens)
         # ink the size of a (small) digit that the best path calls a symbol or noise is a digit we may have missed
-        unexplained = [
-            item.segments[st.segment].bbox
+        unread = [
+            item.segments[st.segment]
             for st in steps
             if st.kind == "symbol" and self._digit_sized(item.segments[st.segment], st.char, scale)
         ]
-        # touching digits read as one: a digit much wider than this writer's digits
-        wide = [
-            item.segments[st.segment].bbox
-            for st in steps
-            if st.kind == "digit" and item.segments[st.segment].w > self.config.max_digit_width * scale.width
-        ]
         marks = [st for st in steps if st.kind == "symbol" and st.char]
-        if len(marks) > 3:
-            unexplained.append(item.segments[marks[0].segment].bbox)
+        digit_segments = [(st, item.segments[st.segment]) for st in steps if st.kind == "digit"]
         digit_conf = [c.confidence for c in characters if c.char.isdigit()]
-        confidence = float(np.prod(digit_conf)) * posterior if digit_conf else 0.0
-        reason, detail = None, ""
+        # what looks doubtful in the segmentation: evidence for the acceptance model and reasons for the reviewer
+        hints = []
+        if unread:
+            hints.append(f"digit-sized ink left unread at {unread[0].bbox}")
+        if len(marks) > 3:
+            hints.append(f"{len(marks)} marks, more than an amount has")
+        wide = [seg for _, seg in digit_segments if seg.w > self.config.max_digit_width * scale.width]
+        if wide:
+            hints.append(f"a digit as wide as two at {wide[0].bbox}")
+        weakest = min((st.plausible for st, _ in digit_segments), default=1.0)
+        if weakest < self.config.min_plausible:
+            hints.append(f"a segment looks little like one whole digit ({weakest:.2f})")
+        if posterior < self.config.min_segmentation:
+            runner = next(iter(list(seen)[1:]), "")
+            hints.append(f"runner-up reading {runner!r}, posterior {posterior:.3f}")
+        features = acceptance.field_features(
+            log_posterior=math.log(max(posterior, 1e-9)),
+            confidences=digit_conf,
+            plausible=[st.plausible for st, _ in digit_segments],
+            widths=[seg.w / scale.width for _, seg in digit_segments],
+            aspects=[seg.w / max(seg.h, 1) for _, seg in digit_segments],
+            unread=max((seg.h / scale.digit_height for seg in unread), default=0.0),
+            hints=len(hints),
+            **self._evidence(steps, item),
+        )
+        model = acceptance.model_for(crop.kind, crop.located)
+        confidence = acceptance.probability(features, model)
+        # hard rules first: the syntax must hold and every digit must clear the classifier's calibrated threshold
+        problems: list[tuple[str, str]] = []
         if not parsed.ok:
-            reason, detail = "bad_syntax", parsed.problem
-        elif unexplained:
-            reason, detail = "segmentation_ambiguous", f"digit-sized ink left unread at {unexplained[0]}"
-        elif not all(char_ok):
-            reason = "low_confidence"
-            detail = f"{sum(not ok for ok in char_ok)} digit(s) below the threshold {self.classifier.threshold:.3f}"
-        elif wide:
-            reason, detail = "segmentation_ambiguous", f"a digit as wide as two at {wide[0]}"
-        elif min((st.plausible for st in steps if st.kind == "digit"), default=1.0) < self.config.min_plausible:
-            weakest = min(st.plausible for st in steps if st.kind == "digit")
-            reason, detail = "segmentation_ambiguous", f"a segment looks little like one whole digit ({weakest:.2f})"
-        elif posterior < self.config.min_segmentation:
-            runner = next((d for d in seen if d != best.digits), "")
-            reason, detail = "segmentation_ambiguous", f"runner-up reading {runner!r}, posterior {posterior:.3f}"
+            problems.append(("bad_syntax", parsed.problem))
+        if not all(char_ok):
+            below = sum(not ok for ok in char_ok)
+            problems.append(("low_confidence", f"{below} digit(s) below the threshold {self.classifier.threshold:.3f}"))
+        needed = self.config.min_field_confidence
+        needed = model.threshold if needed is None else needed
+        if confidence < needed:
+            # the field as a whole is not likely enough to be right: say what looks doubtful, for the reviewer
+            hints.append(f"field confidence {confidence:.3f} below {needed:.3f}")
+            problems.extend(("segmentation_ambiguous", hint) for hint in hints)
+        reason, detail = problems[0] if problems else (None, "")
         return FieldResult(
             name=name,
             kind=crop.kind,
@@ -228,7 +272,30 @@ class FieldReader:
             bbox=crop.bbox,
             characters=characters,
             detail=detail,
+            problems=problems,
+            features=[float(v) for v in features],
         )
+
+    def _evidence(self, steps: list, item: _Prepared) -> dict:
+        """Where the first digit sits against the band, the noise the path skips, and ink at the crop's edges."""
+        scale = item.scale
+        H = scale.digit_height
+        digits = [item.segments[st.segment] for st in steps if st.kind == "digit"]
+        first = digits[0] if digits else None
+        noise = [
+            item.segments[st.segment]
+            for st in steps
+            if st.kind == "symbol" and not st.char and item.segments[st.segment].h >= 2.0 * scale.stroke
+        ]
+        width = item.crop.image.shape[1]
+        above = max(0.0, scale.top - first.y) if first else 0.0
+        below = max(0.0, first.y + first.h - scale.baseline) if first else 0.0
+        return {
+            "first_out": (above + below) / H,
+            "first_raised": (scale.baseline - (first.y + first.h)) / H if first else 0.0,
+            "noise": len(noise),
+            "edge_ink": any(a.x <= 0 or a.x1 >= width for a in item.atoms),
+        }
 
     def _slash_before_ending(self, steps: list, segments: list[Segment], scale: Scale) -> list:
         """The '/-' ending read as a final '1': a '1' after the last digits that leans like '/' or is taller than
@@ -272,27 +339,33 @@ class FieldReader:
         parsed = parse_amount([t for t in tokens if t.char.isdigit()])
         return type(parsed)(parsed.digits, parsed.digits, parsed.text, bool(parsed.digits))
 
-    def _syntax_first(self, paths: list[Path], item: _Prepared, probs: np.ndarray) -> Path:
-        """The cheapest reading whose syntax holds, if one is within ``syntax_margin`` of the cheapest reading.
+    def _syntax_first(
+        self, paths: list[Path], item: _Prepared, probs: np.ndarray
+    ) -> tuple[Path, list[tuple[str, float]]]:
+        """The cheapest reading whose syntax holds, if one is within ``syntax_margin`` of the cheapest reading, and
+        every distinct valid value within that margin with its cost (cheapest first; empty when none holds).
 
         A missed or extra digit usually breaks the grouping (``22.97.0``), so the field's syntax re-ranks the few
-        best segmentations, as the grammar did in LeCun et al.'s graph transformer networks. Picking a runner-up
-        lowers the segmentation posterior, so such a field is rejected as ambiguous anyway, with a better guess.
+        best segmentations, as the grammar did in LeCun et al.'s graph transformer networks.
         """
+        valid: dict[str, float] = {}
+        chosen: Path | None = None
         for path in paths:
             if path.cost > paths[0].cost + self.config.syntax_margin:
                 break
             if not path.digits:
                 continue
             _, tokens, _ = self._characters(list(path.steps), item, probs)
-            if self._parse(item.crop.kind, tokens).ok:
-                return path
-        return paths[0]
+            parsed = self._parse(item.crop.kind, tokens)
+            if parsed.ok:
+                valid.setdefault(parsed.value or parsed.digits, path.cost)
+                chosen = chosen or path
+        return (chosen or paths[0]), list(valid.items())
 
     def _digit_sized(self, seg: Segment, char: str, scale: Scale) -> bool:
         """A non-digit piece big enough to be a digit: taller than ``max_unread``, or a compact blob (a small '0')."""
-        if char and char in "/=":
-            return False
+        if char and char in "/=$*x":
+            return False  # told by its shape, not a leftover
         H = scale.digit_height
         if seg.h < 3.0 * scale.stroke:
             return False

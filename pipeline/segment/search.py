@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.segment.components import Piece, Scale
 from pipeline.segment.plausibility import features, log_plausibility
-from pipeline.segment.symbols import classify_symbol
+from pipeline.segment.symbols import ENDING_LETTERS, LEADING_SIGNS, classify_sign, classify_symbol
 
 
 @dataclass(frozen=True)
@@ -204,10 +204,14 @@ def best_paths(
         cost -= config.plausibility * log_q
         digit_steps[idx] = Step(idx, "digit", str(label), cost, math.exp(log_q))
     symbol_steps: dict[int, Step] = {}
+    sign_steps: dict[int, Step] = {}
     for idx, seg in enumerate(segments):
         if seg.stop - seg.start <= 2:
             guess = classify_symbol(atoms[seg.start : seg.stop], scale)
             symbol_steps[idx] = Step(idx, "symbol", guess.char, guess.cost)
+            sign = classify_sign(atoms[seg.start : seg.stop], scale)
+            if sign is not None:
+                sign_steps[idx] = Step(idx, "symbol", sign.char, sign.cost)
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
     for i in range(n):
@@ -217,12 +221,38 @@ def best_paths(
         for idx in by_start.get(i, []):
             j = segments[idx].stop
             boundary = atoms[i].cut_cost + (atoms[j].cut_cost if j < n else 0.0)
-            for step in (digit_steps[idx], symbol_steps.get(idx)):
+            for step in (digit_steps[idx], symbol_steps.get(idx), sign_steps.get(idx)):
                 if step is None:
                     continue
                 for path in beams[i]:
+                    if step.kind == "symbol" and step.char in LEADING_SIGNS and not _may_lead(path, step.char):
+                        continue
+                    if step.kind == "symbol" and step.char in ENDING_LETTERS and _last_mark(path) not in "/1x":
+                        continue
+                    if step.kind == "digit" and _ended(path):
+                        continue
                     beams[j].append(Path(path.cost + step.cost + boundary / 2, (*path.steps, step)))
     return _prune(beams[n], config.k_best)
+
+
+def _has_digit(path: Path) -> bool:
+    return any(s.kind == "digit" for s in path.steps)
+
+
+def _may_lead(path: Path, sign: str) -> bool:
+    """'*' only first, '$' first or after '*' ('*$12'), never after a digit or twice."""
+    marks = [s.char for s in path.steps if s.char]
+    return not marks if sign == "*" else marks in ([], ["*"])
+
+
+def _last_mark(path: Path) -> str:
+    """The last non-noise character of a path so far ('-' at the start, which allows no ending letter)."""
+    return next((s.char for s in reversed(path.steps) if s.char), "-")
+
+
+def _ended(path: Path) -> bool:
+    """The path has written an ending letter ('xx' of '/xx'): no digit may follow."""
+    return any(s.kind == "symbol" and s.char in ENDING_LETTERS for s in path.steps)
 
 
 def _prune(paths: list[Path], k: int) -> list[Path]:

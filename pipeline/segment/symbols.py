@@ -86,3 +86,53 @@ def classify_symbol(parts: list[Piece], scale: Scale) -> SymbolGuess:
     if h >= 0.5 * big_h and w <= 0.7 * big_h and slant(p.mask) > 25:
         return SymbolGuess("/", 1.5)
     return SymbolGuess(NOISE, 1.0 + 1.0 * max(0.0, tall - 2.5))
+
+
+LEADING_SIGNS = frozenset("$*")  # signs that may only come before the first digit
+ENDING_LETTERS = frozenset("x")  # the 'xx' of '35/xx' (no cents), only after the slash
+
+
+def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
+    """A currency or fill sign, the 'x' of '/xx', or a speck-sized dot, told by shape; None when it is none of them.
+
+    These shapes are also digit-like ('$' is an S with a bar, '*' a small '4' or '8', 'x' a small '4' or '7'), so
+    the guess is only offered where its place allows it (see :func:`pipeline.segment.search.best_paths`): '$' and
+    '*' before the first digit, 'x' after the ending slash, and the network's reading competes with it there.
+    """
+    H = scale.digit_height
+    x0 = min(p.x for p in parts)
+    y0 = min(p.y for p in parts)
+    x1 = max(p.x1 for p in parts)
+    y1 = max(p.y1 for p in parts)
+    w, h = x1 - x0, y1 - y0
+    size = max(w, h) / scale.stroke
+    if size <= 1.6:
+        # a dot on the writing's lower half that could be taken for a speck: offer it as a decimal point too, so
+        # '224.30' and '22430' compete and the field is rejected as ambiguous rather than read 100 times too big
+        if size >= 0.5 and (y0 + y1) / 2 >= scale.middle:
+            return SymbolGuess(".", 0.4)
+        return None
+    if h < 3.0 * scale.stroke:
+        return None
+    # '*': a small blob of crossing strokes that stays above the middle of the band (raised, unlike any digit
+    # but raised cents, which come last and never before the digits)
+    if y1 <= scale.middle + 0.1 * H and 0.2 * H <= h <= 0.75 * H and w <= 0.8 * H:
+        return SymbolGuess("*", 1.5)
+    # '$': its bar sticks out of the digits' band above and below, and both ends are just the bar
+    if y0 < scale.top - 0.04 * H and y1 > scale.baseline + 0.04 * H and 0.4 * H <= w <= 0.9 * H:
+        mask = _union_mask(parts, x0, y0, w, h)
+        rows = max(1, int(0.06 * h))
+        ends = [mask[:rows].any(axis=0), mask[-rows:].any(axis=0)]
+        if all(0 < e.sum() <= 3.0 * scale.stroke for e in ends):
+            return SymbolGuess("$", 2.0)
+    # 'x': a small letter in the lower half of the band
+    if h <= 0.6 * H and y0 >= scale.middle - 0.15 * H and 0.2 * H <= w <= 0.8 * H:
+        return SymbolGuess("x", 0.3)
+    return None
+
+
+def _union_mask(parts: list[Piece], x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    for p in parts:
+        mask[p.y - y0 : p.y1 - y0, p.x - x0 : p.x1 - x0] |= p.mask
+    return mask
