@@ -33,6 +33,7 @@ from fit_plausibility import fit_logistic
 
 from pipeline.data.orand import load_amount_labels
 from pipeline.score import field_outcome, load_jsonl
+from pipeline.segment import acceptance
 from pipeline.segment.acceptance import FEATURES
 from pipeline.segment.field import FieldCrop, FieldReader
 
@@ -101,6 +102,7 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, total: int, target: float) ->
 
 def collect(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """Read the generated documents and ORAND train; returns groups, features, labels and fields per group."""
+    acceptance.MODELS.clear()  # collect without the current models: the features may have changed since their fit
     reader = FieldReader()
     examples: list[tuple] = []
     totals: dict[str, int] = {"cheque": 0, "envelope": 0}
