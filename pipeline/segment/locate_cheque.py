@@ -334,8 +334,8 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     if ink_pixels < inch(0.05) * inch(0.3):
         s -= 1.5
         cand.notes.append("little ink")
-    # zone size: an amount zone is 1-2.5 in wide
-    if not (inch(0.9) <= zw <= inch(2.7)):
+    # zone size: an amount zone is 1-2.5 in wide; a block of bare writing is as wide as the amount ('$ 12')
+    if not (inch(0.9) <= zw <= inch(2.7)) and not (cand.source == "ink" and zw <= inch(2.7)):
         s -= 1.0
     # height on the cheque: amount zones sit between the date (top) and the signature and MICR (bottom)
     cy = (y0 + y1) / 2 / h
