@@ -31,6 +31,8 @@ from pipeline.values import normalise_amount
         ("672,90", "672.90", "67290"),
         (".25683", "25683", "25683"),
         ("97..60", "97.60", "9760"),
+        ("35/xx", "35", "35"),
+        ("*$125/xx", "125", "125"),
     ],
 )
 def test_amounts(text: str, value: str, digits: str) -> None:
@@ -56,7 +58,7 @@ def test_raised_cents() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["12.5", "1.2345", "12,34,5", "1.234.56", "12-34", "", "-.-", "0123", "57^5", "1,2345.00"],
+    ["12.5", "1.2345", "12,34,5", "1.234.56", "12-34", "", "-.-", "0123", "57^5", "1,2345.00", "25/x", "12xx", "x12"],
 )
 def test_bad_amounts(text: str) -> None:
     if "^" in text:

@@ -60,12 +60,12 @@ def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
     first = next(i for i, t in enumerate(tokens) if t.char.isdigit())
     last = max(i for i, t in enumerate(tokens) if t.char.isdigit())
     head, body, tail = tokens[:first], tokens[first : last + 1], tokens[last + 1 :]
-    if any(t.char not in _DECORATION | {".", ","} for t in head):
+    if any(t.char not in (_DECORATION - {"x"}) | {".", ","} for t in head):
         return ParsedAmount(None, digits, text, False, "stray mark before the amount")
     if any(t.char not in _DECORATION | {".", ","} for t in tail):
         return ParsedAmount(None, digits, text, False, "stray mark after the amount")
     ending = "".join(t.char for t in tail)
-    if "x" in ending and not re.search(r"/x+$", ending):
+    if "x" in ending and not re.search(r"/xx$", ending):
         return ParsedAmount(None, digits, text, False, "an 'x' not in a '/xx' ending")
     cents = "00"
     raised = [t for t in body if t.raised]

@@ -27,7 +27,7 @@ from pipeline.segment.lines import remove_boxes, remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
 from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
-from pipeline.segment.symbols import slant
+from pipeline.segment.symbols import ENDING_LETTERS, slant
 from pipeline.segment.zipcode import parse_zip
 
 if TYPE_CHECKING:
@@ -299,7 +299,8 @@ class FieldReader:
 
     def _slash_before_ending(self, steps: list, segments: list[Segment], scale: Scale) -> list:
         """The '/-' ending read as a final '1': a '1' after the last digits that leans like '/' or is taller than
-        the digits and is followed by a dash, or that is far too wide for a '1' (the dash written on to the slash)."""
+        the digits and is followed by a dash, that is far too wide for a '1' (the dash written on to the slash), or
+        that is followed by the 'xx' of '/xx'."""
         digit_idx = [i for i, s in enumerate(steps) if s.kind == "digit"]
         if len(digit_idx) < 2:
             return steps
@@ -312,7 +313,8 @@ class FieldReader:
         leaning = slant(seg.mask) > 8 or seg.h > 1.25 * scale.digit_height
         dashed = bool(after) and after[0].char in "-="
         flourish = not after and seg.w > 0.9 * scale.digit_height
-        if (dashed and leaning) or flourish:
+        lettered = bool(after) and after[0].char in ENDING_LETTERS  # '35/xx': only a slash comes before the x's
+        if (dashed and leaning) or flourish or lettered:
             steps = [*steps[:last], Step(s.segment, "symbol", "/", s.cost), *steps[last + 1 :]]
         return steps
 

@@ -125,8 +125,8 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
         ends = [mask[:rows].any(axis=0), mask[-rows:].any(axis=0)]
         if all(0 < e.sum() <= 3.0 * scale.stroke for e in ends):
             return SymbolGuess("$", 2.0)
-    # 'x': a small letter in the lower half of the band
-    if h <= 0.6 * H and y0 >= scale.middle - 0.15 * H and 0.2 * H <= w <= 0.8 * H:
+    # 'x': a letter smaller than the digits, sitting on their baseline
+    if h <= 0.8 * H and y0 >= scale.middle - 0.3 * H and y1 >= scale.baseline - 0.2 * H and 0.2 * H <= w <= 0.9 * H:
         return SymbolGuess("x", 0.3)
     return None
 
