@@ -61,6 +61,20 @@ class Scale:
         return (self.top + self.baseline) / 2
 
 
+def extent(pieces: list[Piece]) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` around a group of pieces."""
+    return (min(p.x for p in pieces), min(p.y for p in pieces), max(p.x1 for p in pieces), max(p.y1 for p in pieces))
+
+
+def union_mask(pieces: list[Piece]) -> np.ndarray:
+    """The pieces' ink in one mask over their common box (see :func:`extent`)."""
+    x0, y0, x1, y1 = extent(pieces)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in pieces:
+        mask[p.y - y0 : p.y1 - y0, p.x - x0 : p.x1 - x0] |= p.mask
+    return mask
+
+
 def find_pieces(ink: np.ndarray) -> list[Piece]:
     """8-connected pieces of the ink mask, sorted left to right by their centre."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)

@@ -242,7 +242,7 @@ class FieldReader:
             aspects=[seg.w / max(seg.h, 1) for _, seg in digit_segments],
             unread=max((seg.h / scale.digit_height for seg in unread), default=0.0),
             hints=len(hints),
-            **self._evidence(steps, item),
+            **self._evidence(steps, item, [seg for _, seg in digit_segments]),
         )
         model = acceptance.model_for(crop.kind, crop.located)
         confidence = acceptance.probability(features, model)
@@ -276,11 +276,10 @@ class FieldReader:
             features=[float(v) for v in features],
         )
 
-    def _evidence(self, steps: list, item: _Prepared) -> dict:
+    def _evidence(self, steps: list, item: _Prepared, digits: list[Segment]) -> dict:
         """Where the first digit sits against the band, the noise the path skips, and ink at the crop's edges."""
         scale = item.scale
         H = scale.digit_height
-        digits = [item.segments[st.segment] for st in steps if st.kind == "digit"]
         first = digits[0] if digits else None
         noise = [
             item.segments[st.segment]

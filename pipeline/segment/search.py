@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from pipeline.segment.components import Piece, Scale
+from pipeline.segment.components import Piece, Scale, extent, union_mask
 from pipeline.segment.plausibility import features, log_plausibility
 from pipeline.segment.symbols import ENDING_LETTERS, LEADING_SIGNS, classify_sign, classify_symbol
 
@@ -74,14 +74,8 @@ class Path:
 
 def _union(atoms: list[Piece], start: int, stop: int) -> Segment:
     group = atoms[start:stop]
-    x0 = min(p.x for p in group)
-    y0 = min(p.y for p in group)
-    x1 = max(p.x1 for p in group)
-    y1 = max(p.y1 for p in group)
-    mask = np.zeros((y1 - y0, x1 - x0), bool)
-    for p in group:
-        mask[p.y - y0 : p.y1 - y0, p.x - x0 : p.x1 - x0] |= p.mask
-    return Segment(start, stop, x0, y0, x1 - x0, y1 - y0, mask)
+    x0, y0, x1, y1 = extent(group)
+    return Segment(start, stop, x0, y0, x1 - x0, y1 - y0, union_mask(group))
 
 
 def _max_gap(atoms: list[Piece], start: int, stop: int) -> float:

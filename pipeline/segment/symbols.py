@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.segment.components import Piece, Scale
+from pipeline.segment.components import Piece, Scale, extent, union_mask
 
 NOISE = ""
 
@@ -49,10 +49,7 @@ def classify_symbol(parts: list[Piece], scale: Scale) -> SymbolGuess:
     """Guess the symbol made of one or two pieces (two only for ``=`` or ``:``-like marks)."""
     sw = scale.stroke
     big_h = scale.digit_height
-    x0 = min(p.x for p in parts)
-    y0 = min(p.y for p in parts)
-    x1 = max(p.x1 for p in parts)
-    y1 = max(p.y1 for p in parts)
+    x0, y0, x1, y1 = extent(parts)
     w, h = x1 - x0, y1 - y0
     cy = (y0 + y1) / 2
     size = max(w, h) / sw  # in stroke widths
@@ -100,10 +97,7 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
     '*' before the first digit, 'x' after the ending slash, and the network's reading competes with it there.
     """
     H = scale.digit_height
-    x0 = min(p.x for p in parts)
-    y0 = min(p.y for p in parts)
-    x1 = max(p.x1 for p in parts)
-    y1 = max(p.y1 for p in parts)
+    x0, y0, x1, y1 = extent(parts)
     w, h = x1 - x0, y1 - y0
     size = max(w, h) / scale.stroke
     if size <= 1.6:
@@ -120,7 +114,7 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
         return SymbolGuess("*", 1.5)
     # '$': its bar sticks out of the digits' band above and below, and both ends are just the bar
     if y0 < scale.top - 0.04 * H and y1 > scale.baseline + 0.04 * H and 0.4 * H <= w <= 0.9 * H:
-        mask = _union_mask(parts, x0, y0, w, h)
+        mask = union_mask(parts)
         rows = max(1, int(0.06 * h))
         ends = [mask[:rows].any(axis=0), mask[-rows:].any(axis=0)]
         if all(0 < e.sum() <= 3.0 * scale.stroke for e in ends):
@@ -130,9 +124,3 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
         return SymbolGuess("x", 0.3)
     return None
 
-
-def _union_mask(parts: list[Piece], x0: int, y0: int, w: int, h: int) -> np.ndarray:
-    mask = np.zeros((h, w), bool)
-    for p in parts:
-        mask[p.y - y0 : p.y1 - y0, p.x - x0 : p.x1 - x0] |= p.mask
-    return mask
