@@ -207,6 +207,7 @@ def _candidates(view: PageView) -> list[Candidate]:
     found: list[Candidate] = []
     right = [r for r in rules if (r.x0 + r.x1) / 2 > 0.5 * w and r.length <= max(inch(2.6), 0.45 * w)]
     used_as_box: set[int] = set()
+    frame = np.zeros_like(rmask)
     # boxes: a top and a bottom rule of the same extent
     for i, bottom in enumerate(right):
         for j, top in enumerate(right):
@@ -217,9 +218,14 @@ def _candidates(view: PageView) -> list[Candidate]:
                 continue
             if abs(top.x0 - bottom.x0) > inch(0.12) or abs(top.x1 - bottom.x1) > inch(0.12):
                 continue
-            x0, x1 = max(top.x0, bottom.x0), min(top.x1, bottom.x1)
+            x0, x1 = _box_sides(vmask, top, bottom, inch(0.35))
             cand = Candidate((x0, top.y, x1, bottom.y), "box")
             found.append(cand)
+            # the whole frame is print, also where the rule finder lost it under writing: none of it is writing
+            frame[top.y - 1 : top.y + 2, x0 : x1 + 1] = True
+            frame[bottom.y - 1 : bottom.y + 2, x0 : x1 + 1] = True
+            frame[top.y : bottom.y + 1, max(0, x0 - 1) : x0 + 2] = True
+            frame[top.y : bottom.y + 1, max(0, x1 - 1) : x1 + 2] = True
             used_as_box.update((i, j))
     found += _holes(view, rmask | vmask)
     for i, r in enumerate(right):
@@ -227,12 +233,32 @@ def _candidates(view: PageView) -> list[Candidate]:
             continue
         found.append(Candidate((r.x0, max(0, r.y - inch(0.5)), r.x1, r.y), "underline"))
     found += _shaded(view)
-    writing = _writing(ink, rmask)
+    writing = _writing(ink, rmask | frame)
     view.cache["writing"] = writing
     found += _ink_blocks(view, writing)
     for cand in found:
         _score(view, cand, writing, rules, vmask)
     return sorted(found, key=lambda c: -c.score)
+
+
+def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[int, int]:
+    """Left and right of the box a top and a bottom rule frame: the printed sides where they are seen.
+
+    Writing that crosses a rule near its end breaks the rule there (the ridge is no longer thin), so a rule can
+    stop short of the box's side and the box would cut the first or last digit in half. A straight vertical line
+    joining both rules, a little beyond the shorter rule's end, is the side the box really has."""
+    x0, x1 = max(top.x0, bottom.x0), min(top.x1, bottom.x1)
+    y0, y1 = top.y + 2, bottom.y - 1
+    if y1 - y0 < 4:
+        return x0, x1
+    span = vmask[y0:y1].sum(axis=0) >= 0.85 * (y1 - y0)
+    left = np.flatnonzero(span[max(0, x0 - reach) : max(0, x0 - 2)])
+    right = np.flatnonzero(span[x1 + 2 : x1 + reach])
+    if left.size:
+        x0 = max(0, x0 - reach) + int(left[-1])
+    if right.size:
+        x1 = x1 + 2 + int(right[0])
+    return x0, x1
 
 
 def _holes(view: PageView, rules: np.ndarray) -> list[Candidate]:
@@ -291,11 +317,15 @@ def _ink_blocks(view: PageView, writing: np.ndarray) -> list[Candidate]:
     return out
 
 
-def _sign_left(writing: np.ndarray, box: BoxXYXY, inch) -> bool:
-    """A compact printed glyph just left of (or at the left inside edge of) the zone: the currency sign."""
+def _sign_left(writing: np.ndarray, box: BoxXYXY, inch, inside: bool = False) -> bool:
+    """A compact printed glyph just left of (or at the left inside edge of) the zone: the currency sign.
+
+    ``inside``: look only within the zone's first quarter inch (a block of ink that starts with the sign)."""
     x0, y0, _x1, y1 = box
     h, w = writing.shape
     sx0, sx1 = max(0, x0 - inch(0.45)), min(w, x0 + inch(0.05))
+    if inside:
+        sx0, sx1 = x0, min(w, x0 + inch(0.25))
     sy0, sy1 = max(0, y0 - inch(0.05)), min(h, y1 + inch(0.02))
     if sx1 <= sx0 or sy1 <= sy0:
         return False
@@ -317,7 +347,9 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     inner = (x0 + 2, y0 + 1, x1 - 2, y1 - 1)
     up = inch(0.2) if cand.source != "ink" else 0
     skip = inch(0.21) if cand.source == "shaded" else 0
-    if cand.source == "ink" and _sign_left(writing, (x0 + inch(0.2), y0, x1, y1), inch):
+    sign = _sign_left(writing, cand.box, inch)
+    # a sign printed left of the block means the block starts with writing, not with the sign
+    if cand.source == "ink" and not sign and _sign_left(writing, cand.box, inch, inside=True):
         skip = inch(0.21)  # the block starts with the printed sign (a shaded band the threshold dropped)
         s += 1.0
         cand.notes.append("sign inside")
@@ -358,7 +390,7 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
         if groups >= 5 or (groups >= 4 and zw < inch(1.2)):
             s -= 3.0
             cand.notes.append("divided")
-    if _sign_left(writing, cand.box, inch):
+    if sign:
         s += 1.5
         cand.notes.append("sign")
     cand.score = s
@@ -427,7 +459,12 @@ def finish(view: PageView, name: str, kind: str, ink_box: BoxXYXY, zone: BoxXYXY
     h, w = view.shape
     m = view.inch(0.06)
     x0, y0, x1, y1 = _whole_strokes(view, ink_box)
-    crop_box = (max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m))
+    left, right = max(0, x0 - m), min(w, x1 + m)
+    if source == "box":
+        # the box's printed sides stay out of the crop: in a crop cut tight round the writing the reader cannot
+        # tell a side from a '1' (a digit written across a side loses only what lies beyond it)
+        left, right = max(left, zone[0] + 2), min(right, zone[2] - 2)
+    crop_box = (left, max(0, y0 - m), right, min(h, y1 + m))
     crop = view.crop(crop_box)
     return Located(name, kind, view.to_page(ink_box), view.to_page(zone), crop, score, source, None,
                    view.to_page(crop_box))  # fmt: skip
