@@ -20,6 +20,8 @@ from pipeline.segment.components import Piece, Scale, extent, union_mask
 from pipeline.segment.plausibility import features, log_plausibility
 from pipeline.segment.symbols import ENDING_LETTERS, LEADING_SIGNS, classify_sign, classify_symbol
 
+SWAPPED_MARKS = {".": ",", ",": "."}
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -31,6 +33,7 @@ class SearchConfig:
     short_digit: float = 0.45  # digits shorter than this (in digit heights) are heavily penalised
     max_gap: float = 0.35  # widest blank gap inside one digit, in digit heights
     k_best: int = 6
+    swapped_mark: float = 1.0  # extra cost of reading a '.' as ',' or back (a hasty comma is a dot)
     plausibility: float = 1.0  # weight of the learned whole-digit model (pipeline.segment.plausibility)
 
 
@@ -206,6 +209,12 @@ def best_paths(
             sign = classify_sign(atoms[seg.start : seg.stop], scale)
             if sign is not None:
                 sign_steps[idx] = Step(idx, "symbol", sign.char, sign.cost)
+                if sign.digit_penalty:
+                    d = digit_steps[idx]
+                    digit_steps[idx] = Step(idx, "digit", d.char, d.cost + sign.digit_penalty, d.plausible)
+            elif guess.char in SWAPPED_MARKS:
+                # the other separator, dearer: the field's syntax settles which one it was ('81.862.54')
+                sign_steps[idx] = Step(idx, "symbol", SWAPPED_MARKS[guess.char], guess.cost + config.swapped_mark)
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
     for i in range(n):

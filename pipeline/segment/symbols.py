@@ -22,10 +22,61 @@ NOISE = ""
 
 @dataclass(frozen=True)
 class SymbolGuess:
-    """What a non-digit piece most likely is (``""`` for noise), and the cost of calling it non-digit at all."""
+    """What a non-digit piece most likely is (``""`` for noise), and the cost of calling it non-digit at all.
+
+    ``digit_penalty``: extra cost of reading the piece as a digit instead, where its shape is unlike any digit."""
 
     char: str
     cost: float
+    digit_penalty: float = 0.0
+
+
+SHEARS = np.linspace(-0.5, 0.5, 11)  # slants tried for a straight bar, in x per y
+
+
+def struck_through(mask: np.ndarray, stroke: float) -> bool:
+    """A straight stroke runs the mask's whole height (at some slant) near its middle, sticks out alone at both
+    ends, and has ink on both of its sides in the top and in the bottom quarter: the bar of a '$' through its S
+    (a '1', '4' or '9' has a long stem, but not with ink left and right of it at both ends; a '2' is as tall as
+    its diagonal)."""
+    h, w = mask.shape
+    if h < 8 or w < 5:
+        return False
+    ys, xs = np.nonzero(mask)
+    t = max(1, round(stroke / 2))
+    for shear in SHEARS:
+        # shear so that a bar leaning by ``shear`` stands upright; columns then hold the bar whole
+        sx = np.round(xs - shear * (ys - h / 2)).astype(np.int64)
+        sx -= sx.min()
+        width = int(sx.max()) + 1
+        grid = np.zeros((h, width), bool)
+        grid[ys, sx] = True
+        # rows covered within a band of columns a stroke wide, for each band position
+        cum = np.concatenate([np.zeros((h, 1), np.int64), np.cumsum(grid, axis=1)], axis=1)
+        lo = np.clip(np.arange(width) - t, 0, width)
+        hi = np.clip(np.arange(width) + t + 1, 0, width)
+        band = (cum[:, hi] - cum[:, lo]) > 0
+        cover = band.mean(axis=0)
+        middle = np.arange(width)
+        mid = (middle >= 0.25 * width) & (middle <= 0.75 * width)
+        best = np.where(mid, cover, 0.0)
+        c = int(np.argmax(best))
+        if best[c] < 0.9:
+            continue
+        q = max(2, h // 4)
+        # the bar sticks out of the S: the first and last rows hold the bar's ends and nothing else
+        tip, reach = max(2, round(0.06 * h)), t + max(2, round(stroke))
+        ends = np.concatenate([grid[:tip], grid[h - tip :]])
+        if ends[:, : max(0, c - reach)].any() or ends[:, c + reach + 1 :].any():
+            continue
+        if ends.sum(axis=1).max() > 1.5 * stroke + 1:
+            continue  # a loop's top or a tail, not the end of a bar
+        gap = t + 1
+        sides = [grid[rows, : max(0, c - gap)].sum() >= stroke and grid[rows, c + gap + 1 :].sum() >= stroke
+                 for rows in (slice(0, q), slice(h - q, h))]  # fmt: skip
+        if all(sides):
+            return True
+    return False
 
 
 def slant(mask: np.ndarray) -> float:
@@ -112,6 +163,10 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
     # but raised cents, which come last and never before the digits)
     if y1 <= scale.middle + 0.1 * H and 0.2 * H <= h <= 0.75 * H and w <= 0.8 * H:
         return SymbolGuess("*", 1.5)
+    # '$' drawn as an S struck through by one straight bar: no digit has a stroke running its whole height
+    # with ink on both sides of it at the top and at the bottom
+    if 0.7 * H <= h <= 1.6 * H and 0.35 * H <= w <= 1.0 * H and struck_through(union_mask(parts), scale.stroke):
+        return SymbolGuess("$", 0.3, digit_penalty=2.0)
     # '$': its bar sticks out of the digits' band above and below, and both ends are just the bar
     if y0 < scale.top - 0.04 * H and y1 > scale.baseline + 0.04 * H and 0.4 * H <= w <= 0.9 * H:
         mask = union_mask(parts)
