@@ -202,6 +202,7 @@ def best_paths(
         digit_steps[idx] = Step(idx, "digit", str(label), cost, math.exp(log_q))
     symbol_steps: dict[int, Step] = {}
     sign_steps: dict[int, Step] = {}
+    sign_digit_steps: dict[int, Step] = {}  # the digit reading of a sign-like piece, where a sign may stand
     for idx, seg in enumerate(segments):
         if seg.stop - seg.start <= 2:
             guess = classify_symbol(atoms[seg.start : seg.stop], scale)
@@ -210,8 +211,9 @@ def best_paths(
             if sign is not None:
                 sign_steps[idx] = Step(idx, "symbol", sign.char, sign.cost)
                 if sign.digit_penalty:
+                    # where the sign may stand, its shape makes the digit reading dearer
                     d = digit_steps[idx]
-                    digit_steps[idx] = Step(idx, "digit", d.char, d.cost + sign.digit_penalty, d.plausible)
+                    sign_digit_steps[idx] = Step(idx, "digit", d.char, d.cost + sign.digit_penalty, d.plausible)
             elif guess.char in SWAPPED_MARKS:
                 # the other separator, dearer: the field's syntax settles which one it was ('81.862.54')
                 sign_steps[idx] = Step(idx, "symbol", SWAPPED_MARKS[guess.char], guess.cost + config.swapped_mark)
@@ -234,7 +236,10 @@ def best_paths(
                         continue
                     if step.kind == "digit" and _ended(path):
                         continue
-                    beams[j].append(Path(path.cost + step.cost + boundary / 2, (*path.steps, step)))
+                    taken = step
+                    if step.kind == "digit" and idx in sign_digit_steps and _may_lead(path, sign_steps[idx].char):
+                        taken = sign_digit_steps[idx]
+                    beams[j].append(Path(path.cost + taken.cost + boundary / 2, (*path.steps, taken)))
     return _prune(beams[n], config.k_best)
 
 

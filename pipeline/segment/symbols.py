@@ -161,8 +161,10 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
         return None
     # '*': a small blob of crossing strokes that stays above the middle of the band (raised, unlike any digit
     # but raised cents, which come last and never before the digits)
-    if y1 <= scale.middle + 0.1 * H and 0.2 * H <= h <= 0.75 * H and w <= 0.8 * H:
-        return SymbolGuess("*", 1.5)
+    if y1 <= scale.middle + 0.12 * H and 0.2 * H <= h <= 0.75 * H and w <= 0.8 * H:
+        # small and in the band's upper half: before the first digit, no digit stands like that
+        wholly_raised = (y0 + y1) / 2 <= scale.middle - 0.1 * H and h <= 0.65 * H
+        return SymbolGuess("*", 0.8, digit_penalty=1.5) if wholly_raised else SymbolGuess("*", 1.5)
     # '$' drawn as an S struck through by one straight bar: no digit has a stroke running its whole height
     # with ink on both sides of it at the top and at the bottom
     if 0.7 * H <= h <= 1.6 * H and 0.35 * H <= w <= 1.0 * H and struck_through(union_mask(parts), scale.stroke):
