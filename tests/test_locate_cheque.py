@@ -83,3 +83,15 @@ def test_skew_estimate_on_ruled_page():
     for y in (60, 120, 180, 240):
         ink[y : y + 2, 50:550] = True
     assert estimate_skew(ink) == pytest.approx(0.0, abs=0.15)
+
+
+def test_box_sides_found_past_a_rule_broken_by_writing():
+    """Writing across the top rule near the box's left end shortens the rule; the box keeps its printed side."""
+    from pipeline.segment.locate_cheque import Rule, _box_sides
+
+    vmask = np.zeros((100, 300), bool)
+    vmask[20:61, 50] = True  # left side
+    vmask[20:61, 250] = True  # right side
+    vmask[25:50, 90] = True  # a handwritten '1' inside: not a side
+    x0, x1 = _box_sides(vmask, Rule(75, 250, 20), Rule(50, 250, 60), reach=40)
+    assert (x0, x1) == (50, 250)

@@ -117,3 +117,20 @@ def test_degenerate_crops_do_not_crash(shape: tuple[int, int]) -> None:
     assert grey.shape == shape
     assert scale.digit_height >= 1
     assert isinstance(atoms, list)
+
+
+def test_bar_under_two_digits_is_cut_but_a_four_keeps_its_crossbar() -> None:
+    from pipeline.segment.lines import cut_underlines
+
+    ink = np.zeros((60, 90), np.uint8)
+    cv2.ellipse(ink, (25, 25), (10, 14), 0, 0, 360, 1, 3)
+    cv2.ellipse(ink, (55, 25), (10, 14), 0, 0, 360, 1, 3)
+    cv2.line(ink, (12, 40), (70, 40), 1, 3)  # touches both zeros
+    cut = cut_underlines(ink.astype(bool), digit_height=30, stroke=3)
+    count, _ = cv2.connectedComponents(cut.astype(np.uint8))
+    assert count - 1 == 2 and not cut[40, 40]
+    four = np.zeros((60, 60), np.uint8)
+    cv2.line(four, (20, 8), (10, 35), 1, 3)
+    cv2.line(four, (10, 35), (45, 35), 1, 3)
+    cv2.line(four, (35, 8), (35, 55), 1, 3)
+    assert (cut_underlines(four.astype(bool), digit_height=45, stroke=3) == four.astype(bool)).all()

@@ -317,3 +317,61 @@ def test_zip_in_printed_boxes(reader: FieldReader, digits) -> None:
     result = read(reader, canvas.image(), "zip")
     assert result.digits == "60614"
     assert result.value == "60614"
+
+
+def _dollar(canvas: Canvas, gap: int = 10, height: int = 44) -> None:
+    """A handwritten '$': an S struck through by one bar that sticks out above and below it."""
+    x = canvas.x + gap
+    base = canvas.baseline
+    s_curve = [(0.5, 0.8), (0.3, 0.93), (0.08, 0.8), (0.12, 0.6), (0.3, 0.5), (0.47, 0.36), (0.44, 0.13),
+               (0.24, 0.04), (0.04, 0.16)]  # fmt: skip
+    pts = np.array([(x + u * height, base - v * height) for u, v in s_curve], np.int32)
+    cv2.polylines(canvas.ink, [pts], False, 1.0, 4, cv2.LINE_AA)
+    cv2.line(canvas.ink, (int(x + 0.28 * height), int(base + 0.12 * height)),
+             (int(x + 0.27 * height), int(base - 1.08 * height)), 1.0, 4, cv2.LINE_AA)  # fmt: skip
+    canvas.x = int(x + 0.56 * height)
+
+
+def test_dollar_and_star_before_the_digits_are_signs(reader: FieldReader, digits) -> None:
+    """A '$' and a raised '*' written before the amount are signs, not a '5' or a '4' in front of it."""
+    right = 0
+    for k in range(3):
+        canvas = Canvas()
+        _dollar(canvas)
+        write(canvas, digits, "307.-", k=k)
+        right += read(reader, canvas.image()).digits == "307"
+    assert right >= 2
+    right = 0
+    for k in range(3):
+        canvas = Canvas()
+        x, y = canvas.x + 10, canvas.baseline - 44
+        for dx0, dy0, dx1, dy1 in ((10, 0, 10, 22), (0, 5, 20, 17), (0, 17, 20, 5)):
+            cv2.line(canvas.ink, (x + dx0, y + dy0), (x + dx1, y + dy1), 1.0, 4)
+        canvas.x = x + 20
+        write(canvas, digits, "307.-", k=k)
+        right += read(reader, canvas.image()).digits == "307"
+    assert right >= 2
+
+
+def test_comma_written_as_a_dot_is_settled_by_the_syntax(reader: FieldReader, digits) -> None:
+    """'1.250.50': two like marks cannot both be the decimal point; the first is read as a thousands comma."""
+    canvas = Canvas()
+    write(canvas, digits, "1.250.50")
+    result = read(reader, canvas.image())
+    assert result.value == "1250.50"
+    assert result.text == "1,250.50"
+
+
+def test_underlined_raised_cents(reader: FieldReader, digits) -> None:
+    """Raised cents with a bar drawn under them, touching both: the bar is cut away and the cents read."""
+    right = 0
+    for k in range(3):
+        canvas = Canvas(height=100)
+        write(canvas, digits, "57", k=k)
+        x0, _ = canvas.digit(digits[5][k % len(digits[5])], gap=6, raise_by=22, scale=0.6)
+        canvas.digit(digits[0][k % len(digits[0])], gap=3, raise_by=22, scale=0.6)
+        y = canvas.baseline - 22 + 1
+        cv2.line(canvas.ink, (x0 - 2, y), (canvas.x + 2, y), 1.0, 3)
+        result = read(reader, canvas.image())
+        right += result.digits == "5750"
+    assert right >= 2

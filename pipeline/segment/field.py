@@ -23,7 +23,7 @@ from pipeline.segment import acceptance
 from pipeline.segment.amount import Token, parse_amount
 from pipeline.segment.binarize import binarize, to_grey
 from pipeline.segment.components import Piece, Scale, estimate_scale, find_pieces
-from pipeline.segment.lines import remove_boxes, remove_lines
+from pipeline.segment.lines import cut_underlines, remove_boxes, remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
 from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
@@ -119,6 +119,10 @@ def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
     ink = remove_noise(ink)
     pieces = find_pieces(ink)
     scale = estimate_scale(pieces, stroke_width(ink))
+    cut = cut_underlines(ink, scale.digit_height, scale.stroke)
+    if cut is not ink:
+        pieces = find_pieces(cut)
+        scale = estimate_scale(pieces, stroke_width(cut))
     return oversegment(pieces, scale), scale, grey
 
 

@@ -148,3 +148,43 @@ def _inside_band(ink: np.ndarray, band: tuple[int, int]) -> np.ndarray:
     keep = inside >= 0.5 * np.maximum(total, 1)
     keep[0] = False
     return keep[labels]
+
+
+def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.ndarray:
+    """Erase short straight strokes drawn under two or more digits and touching them (raised cents underlined,
+    '25⁰⁰' with a bar beneath): joined by the bar, the digits would be read as one wide piece.
+
+    A flat run at least half a digit long counts as such a bar only when taking it out leaves two or more
+    digit-sized pieces, each several strokes wide, standing on it; a '2''s base, a '7''s bar or a '4''s crossbar
+    (its arm and a thin stem above it) leave one, so they stay. Pixels where a
+    stroke carries on below the bar are kept."""
+    length = max(8, int(0.5 * digit_height))
+    if ink.shape[1] <= length or digit_height <= 0:
+        return ink
+    runs = _rule_mask(ink, length, horizontal=True)
+    if not runs.any():
+        return ink
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(runs.astype(np.uint8), connectivity=8)
+    out = ink
+    for i in range(1, count):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        if h > 2.5 * stroke + 2:
+            continue  # a thick blob, not a drawn bar
+        bar = labels == i
+        bar &= ~_keep_crossings(out, bar, True, max(2, int(stroke)))
+        trial = out & ~bar
+        # what stood on the bar: pieces of the trial image just above it, within the bar's columns
+        top = max(0, y - int(digit_height))
+        window = trial[top:y, x : x + w].astype(np.uint8)
+        if window.shape[0] < 2:
+            continue  # a bar at the crop's top has nothing standing on it
+        _n, _lab, st, _ = cv2.connectedComponentsWithStats(window, connectivity=8)
+        standing = [
+            s
+            for s in st[1:]
+            if s[3] >= 0.25 * digit_height and s[2] >= 2.5 * stroke and s[1] + s[3] >= window.shape[0] - stroke - 2
+        ]
+        below = trial[y + h : y + h + int(0.3 * digit_height), x : x + w]
+        if len(standing) >= 2 and below.sum() <= 2 * stroke:
+            out = trial  # an underline: digits stand on it and nothing hangs below (a '4''s stem would)
+    return out
