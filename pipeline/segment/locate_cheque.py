@@ -228,6 +228,7 @@ def _candidates(view: PageView) -> list[Candidate]:
             frame[top.y : bottom.y + 1, max(0, x1 - 1) : x1 + 2] = True
             used_as_box.update((i, j))
     found += _holes(view, rmask | vmask)
+    found = [b for b in found if not _cut_by_writing(b, found, vmask, inch)]
     for i, r in enumerate(right):
         if i in used_as_box or r.length < inch(0.8):
             continue
@@ -283,6 +284,29 @@ def _holes(view: PageView, rules: np.ndarray) -> list[Candidate]:
             # the hole's outline runs on the frame's inner pixels: step inside
             out.append(Candidate((x + 2, y + 2, x + bw - 2, y + bh - 2), "box"))
     return out
+
+
+def _cut_by_writing(cand: Candidate, boxes: list[Candidate], vmask: np.ndarray, inch) -> bool:
+    """A box that is only part of a wider box's inside: a digit touching the rules walled it off (a hole) or
+    broke the rules short of the sides (a rule pair).
+
+    A printed divider (the rupee cell's bar) is a straight vertical line and keeps its cell; a handwritten
+    stroke is not."""
+    x0, y0, x1, y1 = cand.box
+    for box in boxes:
+        bx0, by0, bx1, by1 = box.box
+        same_rows = abs(by0 - y0) <= inch(0.06) and abs(by1 - y1) <= inch(0.06)
+        inside = bx0 - 3 <= x0 and x1 <= bx1 + 3 and (x1 - x0) < (bx1 - bx0) - inch(0.1)
+        if not (same_rows and inside):
+            continue
+        walls = []
+        for side, edge in ((x0 > bx0 + inch(0.05), x0 - 2), (x1 < bx1 - inch(0.05), x1 + 2)):
+            if side:  # this side of the hole is not the box's side: is it a printed divider?
+                cols = vmask[y0:y1, max(0, edge - 3) : edge + 2]
+                walls.append(cols.size > 0 and bool((cols.sum(axis=0) >= 0.85 * (y1 - y0)).any()))
+        if walls and not all(walls):
+            return True
+    return False
 
 
 def _shaded(view: PageView) -> list[Candidate]:
