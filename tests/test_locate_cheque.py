@@ -95,3 +95,19 @@ def test_box_sides_found_past_a_rule_broken_by_writing():
     vmask[25:50, 90] = True  # a handwritten '1' inside: not a side
     x0, x1 = _box_sides(vmask, Rule(75, 250, 20), Rule(50, 250, 60), reach=40)
     assert (x0, x1) == (50, 250)
+
+
+def test_part_of_a_box_walled_off_by_a_digit_is_not_a_zone():
+    """A digit touching both rules splits the box's inside; only a printed divider makes a cell of its own."""
+    from pipeline.segment.locate_cheque import Candidate, _cut_by_writing
+
+    def inch(x: float) -> int:
+        return round(100 * x)
+
+    whole, part = Candidate((634, 112, 814, 143), "box"), Candidate((655, 110, 802, 144), "box")
+    vmask = np.zeros((300, 900), bool)
+    assert _cut_by_writing(part, [whole, part], vmask, inch)
+    assert not _cut_by_writing(whole, [whole, part], vmask, inch)
+    vmask[110:145, 653] = True  # a printed divider left of the cell (the rupee sign's bar)
+    vmask[110:145, 804] = True
+    assert not _cut_by_writing(part, [whole, part], vmask, inch)
