@@ -111,3 +111,11 @@ def test_part_of_a_box_walled_off_by_a_digit_is_not_a_zone():
     vmask[110:145, 653] = True  # a printed divider left of the cell (the rupee sign's bar)
     vmask[110:145, 804] = True
     assert not _cut_by_writing(part, [whole, part], vmask, inch)
+
+
+def test_two_stacked_boxes_are_not_one():
+    from pipeline.segment.locate_cheque import Rule, _rule_between
+
+    top, middle, bottom = Rule(440, 543, 66), Rule(409, 571, 98), Rule(409, 571, 132)
+    assert _rule_between([top, middle, bottom], top, bottom, 5)
+    assert not _rule_between([top, middle, bottom], middle, bottom, 5)

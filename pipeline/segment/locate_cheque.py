@@ -218,6 +218,8 @@ def _candidates(view: PageView) -> list[Candidate]:
                 continue
             if abs(top.x0 - bottom.x0) > inch(0.12) or abs(top.x1 - bottom.x1) > inch(0.12):
                 continue
+            if _rule_between(rules, top, bottom, inch(0.05)):
+                continue  # two boxes stacked (a row of date boxes above the amount box), not one
             x0, x1 = _box_sides(vmask, top, bottom, inch(0.35))
             cand = Candidate((x0, top.y, x1, bottom.y), "box")
             found.append(cand)
@@ -240,6 +242,15 @@ def _candidates(view: PageView) -> list[Candidate]:
     for cand in found:
         _score(view, cand, writing, rules, vmask)
     return sorted(found, key=lambda c: -c.score)
+
+
+def _rule_between(rules: list[Rule], top: Rule, bottom: Rule, margin: int) -> bool:
+    """Another rule crosses most of the width between a top and a bottom rule."""
+    x0, x1 = max(top.x0, bottom.x0), min(top.x1, bottom.x1)
+    for r in rules:
+        if top.y + margin < r.y < bottom.y - margin and min(r.x1, x1) - max(r.x0, x0) >= 0.5 * (x1 - x0):
+            return True
+    return False
 
 
 def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[int, int]:
