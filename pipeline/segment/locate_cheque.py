@@ -384,9 +384,11 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     skip = inch(0.21) if cand.source == "shaded" else 0
     sign = _sign_left(writing, cand.box, inch)
     # a sign printed left of the block means the block starts with writing, not with the sign
-    if cand.source == "ink" and not sign and _sign_left(writing, cand.box, inch, inside=True):
-        skip = inch(0.21)  # the block starts with the printed sign (a shaded band the threshold dropped)
-        s += 1.0
+    # a block or band that starts with the printed sign (a shaded band has it inside; in a bitonal scan the
+    # band itself may be gone and the sign starts a block of bare writing)
+    if cand.source in ("ink", "shaded") and not sign and _sign_left(writing, cand.box, inch, inside=True):
+        skip = inch(0.21)
+        s += 1.5
         cand.notes.append("sign inside")
     ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
     cand.ink_box = ink_box
