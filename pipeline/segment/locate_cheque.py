@@ -383,12 +383,11 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     up = inch(0.2) if cand.source != "ink" else 0
     skip = inch(0.21) if cand.source == "shaded" else 0
     sign = _sign_left(writing, cand.box, inch)
-    # a sign printed left of the block means the block starts with writing, not with the sign
-    # a block or band that starts with the printed sign (a shaded band has it inside; in a bitonal scan the
-    # band itself may be gone and the sign starts a block of bare writing)
-    if cand.source in ("ink", "shaded") and not sign and _sign_left(writing, cand.box, inch, inside=True):
+    # a block of bare writing that starts with the printed sign: a shaded band the threshold dropped (a sign
+    # printed left of the block means the block starts with writing instead)
+    if cand.source == "ink" and not sign and _sign_left(writing, cand.box, inch, inside=True):
         skip = inch(0.21)
-        s += 1.5
+        s += 1.0
         cand.notes.append("sign inside")
     ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
     cand.ink_box = ink_box
