@@ -260,3 +260,24 @@ def test_serve_without_a_server_says_so_instead_of_never_running(tmp_path):
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert finished.returncode != 0
     assert "needs a Prefect server" in finished.stderr and "PREFECT_API_URL" in finished.stderr
+
+
+def test_valid_zips_needs_the_zipcodes_package_and_says_so(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipeline.flows.commands import run_command
+    from pipeline.flows.process import ReadSettings, field_reader
+    from pipeline.segment.zipcode import ZipBook
+
+    assert field_reader(ReadSettings(valid_zips=True)).config.zip_book is ZipBook.us()
+    assert field_reader(ReadSettings()).config.zip_book is None
+    (tmp_path / "scans").mkdir()
+    ZipBook.us.cache_clear()
+    monkeypatch.setitem(sys.modules, "zipcodes", None)  # as if not installed
+    try:
+        result = CliRunner().invoke(run_command, [str(tmp_path / "scans"), "--out", str(tmp_path / "out"),
+                                                  "--valid-zips"])  # fmt: skip
+    finally:
+        ZipBook.us.cache_clear()
+    assert result.exit_code != 0
+    assert "zipcodes" in result.output

@@ -375,3 +375,20 @@ def test_underlined_raised_cents(reader: FieldReader, digits) -> None:
         result = read(reader, canvas.image())
         right += result.digits == "5750"
     assert right >= 2
+
+
+def test_zip_read_against_a_list_of_valid_codes(reader: FieldReader, digits) -> None:
+    """With a list of valid codes, a code that is not on it is rejected and the likeliest listed code kept."""
+    from pipeline.segment.field import ReaderConfig
+    from pipeline.segment.zipcode import ZipBook
+
+    canvas = Canvas(width=700)
+    write(canvas, digits, "02134", gap=14)
+    listed = FieldReader(reader.classifier, ReaderConfig(zip_book=ZipBook(["02134", "02135"])))
+    assert listed.read(canvas.image(), "zip").value == "02134"
+    unlisted = FieldReader(reader.classifier, ReaderConfig(zip_book=ZipBook(["02184", "99999"])))
+    result = unlisted.read(canvas.image(), "zip")
+    assert result.status == "rejected" and result.reason == "low_confidence"
+    assert result.value == "02184" and "not a ZIP code" in result.detail
+    eight = next(c for c in result.characters if c.char == "8")
+    assert eight.confidence < 0.5  # the network's belief in the digit the list imposed, not in the 3 it read

@@ -92,3 +92,25 @@ def test_bad_zips(text: str) -> None:
     parsed = parse_zip(text)
     assert not parsed.ok
     assert parsed.value is None
+
+
+def test_zip_book_picks_the_likeliest_valid_code() -> None:
+    import numpy as np
+
+    from pipeline.segment.zipcode import ZipBook
+
+    book = ZipBook(["12345", "12346", "99999", "bad", "1234"])
+    assert len(book) == 3 and "12346" in book and "1234" not in book
+    probs = np.full((5, 10), 0.01)
+    for i, d in enumerate("12347"):  # read as 12347, which does not exist
+        probs[i, int(d)] = 0.9
+    probs[4, 6] = 0.08  # the last digit's runner-up makes 12346 likelier than 12345
+    assert book.most_probable(probs)[0] == "12346"
+
+
+def test_us_zip_book_comes_from_the_zipcodes_package() -> None:
+    from pipeline.segment.zipcode import ZipBook
+
+    book = ZipBook.us()
+    assert len(book) > 40_000
+    assert "10001" in book and "00000" not in book

@@ -38,6 +38,17 @@ def _check_weights(weights: Path | None) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _check_valid_zips(valid_zips: bool) -> None:
+    if not valid_zips:
+        return
+    from pipeline.segment.zipcode import ZipBook
+
+    try:
+        ZipBook.us()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _flow_with_runner(runner: str, dask_address: str | None, workers: int):
     # A temporary server on 2 busy cores can take longer than Prefect's default 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -67,6 +78,8 @@ run_options = [
     click.option("--dask-address", default=None, help="scheduler of an existing Dask cluster (with --runner dask)"),
     click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None),
     click.option("--force", is_flag=True, help="read again what is already done"),
+    click.option("--valid-zips", is_flag=True,
+                 help="read ZIP codes against the list of valid US codes (needs the 'zipcodes' package)"),
 ]
 
 
@@ -83,11 +96,12 @@ def _apply(options):
 @_apply(run_options)
 @click.option("--no-progress", is_flag=True)
 def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers, runner, dask_address, weights,
-                force, no_progress):  # fmt: skip
+                force, valid_zips, no_progress):  # fmt: skip
     """Read every scan under INPUTS (files or folders, recursive) into OUT."""
     _check_inputs(inputs)
     _check_output(out_dir)
     _check_weights(weights)
+    _check_valid_zips(valid_zips)
     click.echo(
         "starting Prefect: with no server configured a temporary one starts first (about 10 s; set "
         "PREFECT_API_URL to a running `prefect server start` to skip this)",
@@ -97,7 +111,7 @@ def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers
     summary = flow(
         inputs=[str(p) for p in inputs], out=str(out_dir), kind=kind, device=device, target_error=target_error,
         batch_size=batch_size, force=force, weights=str(weights) if weights else None, progress=not no_progress,
-        in_flight=2 * workers,
+        in_flight=2 * workers, valid_zips=valid_zips,
     )  # fmt: skip
     from pipeline.flows.read_scans import RunSummary
 
@@ -112,7 +126,7 @@ def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers
 @click.option("--timezone", default="UTC", show_default=True)
 @click.option("--name", default="nightly-scans", show_default=True)
 def serve_command(inputs, out_dir, kind, device, target_error, batch_size, workers, runner, dask_address, weights,
-                  force, cron, timezone, name):  # fmt: skip
+                  force, valid_zips, cron, timezone, name):  # fmt: skip
     """Serve the flow on a cron schedule (Prefect ``serve``); runs until stopped.
 
     Needs a Prefect server (PREFECT_API_URL): schedules are turned into runs by the server's scheduler, which the
@@ -124,6 +138,7 @@ def serve_command(inputs, out_dir, kind, device, target_error, batch_size, worke
     _check_inputs(inputs)
     _check_output(out_dir)
     _check_weights(weights)
+    _check_valid_zips(valid_zips)
     if not get_current_settings().api.url:
         raise click.ClickException(
             "pipeline serve needs a Prefect server to schedule its runs (a temporary one never runs them): start "
@@ -133,7 +148,7 @@ def serve_command(inputs, out_dir, kind, device, target_error, batch_size, worke
     parameters = {
         "inputs": [str(p.resolve()) for p in inputs], "out": str(out_dir.resolve()), "kind": kind, "device": device,
         "target_error": target_error, "batch_size": batch_size, "force": force,
-        "weights": str(weights.resolve()) if weights else None, "in_flight": 2 * workers,
+        "weights": str(weights.resolve()) if weights else None, "in_flight": 2 * workers, "valid_zips": valid_zips,
     }  # fmt: skip
     click.echo(f"serving {name!r}: cron {cron!r} ({timezone}); Ctrl-C stops", err=True)
     try:

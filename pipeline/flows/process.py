@@ -37,18 +37,20 @@ class ReadSettings:
     target_error: float | None = None
     weights: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    valid_zips: bool = False  # read ZIP codes against the list of valid US codes
 
 
 @functools.lru_cache(maxsize=2)
 def field_reader(settings: ReadSettings):
     """The reader (and its LeNet-5 weights), loaded once per process and reused for every batch."""
     from pipeline.recognize.classifier import DigitClassifier
-    from pipeline.segment.field import FieldReader
+    from pipeline.segment.field import FieldReader, ReaderConfig
+    from pipeline.segment.zipcode import ZipBook
 
     classifier = DigitClassifier(
         Path(settings.weights) if settings.weights else None, device=settings.device, target_error=settings.target_error
     )
-    return FieldReader(classifier)
+    return FieldReader(classifier, ReaderConfig(zip_book=ZipBook.us() if settings.valid_zips else None))
 
 
 @functools.cache

@@ -126,16 +126,19 @@ def read_scans(
     weights: str | None = None,
     progress: bool = False,
     in_flight: int = 4,
+    valid_zips: bool = False,
 ) -> dict:
     """Read every scan under ``inputs`` into ``out`` (results.db, results.jsonl, results.csv, review/).
 
     ``in_flight`` batches at most are submitted ahead (twice the workers is enough to keep them busy).
+    ``valid_zips``: a ZIP that is not a valid US code is rejected, with the likeliest valid code as its guess.
     """
     logger = get_run_logger()
     started = time.perf_counter()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = ReadSettings(kind=kind, device=device, target_error=target_error, weights=weights)
+    settings = ReadSettings(kind=kind, device=device, target_error=target_error, weights=weights,
+                            valid_zips=valid_zips)  # fmt: skip
     reader = field_reader(settings)  # fail fast on missing or corrupt weights, before any work
     store = ResultStore(out_dir / "results.db")
     summary = RunSummary()

@@ -28,7 +28,7 @@ from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
 from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
 from pipeline.segment.symbols import ENDING_LETTERS, slant
-from pipeline.segment.zipcode import parse_zip
+from pipeline.segment.zipcode import ZipBook, parse_zip
 
 if TYPE_CHECKING:
     from pipeline.recognize.classifier import DigitClassifier
@@ -90,6 +90,7 @@ class ReaderConfig:
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
     syntax_margin: float = 4.0  # a reading with good syntax this much costlier than the best still wins
     min_field_confidence: float | None = None  # P(right) needed to accept; None: the fitted per-kind threshold
+    zip_book: ZipBook | None = None  # valid ZIP codes: a code not in it is rejected, the likeliest valid one kept
     # hints shown to reviewers when a field is rejected (they no longer decide alone):
     max_digit_width: float = 1.45  # a digit wider than this many typical digit widths may be two digits
     min_plausible: float = 0.3  # a digit segment this unlike one whole digit (learned model) may be a fragment
@@ -204,6 +205,9 @@ class FieldReader:
             empty.detail = "no digit-like ink"
             return empty
         steps = list(best.steps)
+        not_listed = ""
+        if crop.kind == "zip" and self.config.zip_book is not None:
+            steps, not_listed = self._nearest_valid_zip(steps, probs, self.config.zip_book)
         characters, tokens, char_ok = self._characters(steps, item, probs)
         # segmentation posterior: the best reading against the runner-up readings among the k best paths. Where the
         # best reading's syntax holds, only readings whose syntax holds compete (a 4-digit reading is no ZIP code),
@@ -254,6 +258,8 @@ class FieldReader:
         problems: list[tuple[str, str]] = []
         if not parsed.ok:
             problems.append(("bad_syntax", parsed.problem))
+        if not_listed:
+            problems.append(("low_confidence", not_listed))
         if not all(char_ok):
             below = sum(not ok for ok in char_ok)
             problems.append(("low_confidence", f"{below} digit(s) below the threshold {self.classifier.threshold:.3f}"))
@@ -279,6 +285,22 @@ class FieldReader:
             problems=problems,
             features=[float(v) for v in features],
         )
+
+    @staticmethod
+    def _nearest_valid_zip(steps: list, probs: np.ndarray, book: ZipBook) -> tuple[list, str]:
+        """The read five-digit code, or where it is not a valid code the valid one whose digits the network finds
+        most likely (with why the field cannot be accepted as read)."""
+        digits = [i for i, st in enumerate(steps) if st.kind == "digit"]
+        if len(digits) not in (5, 9):
+            return steps, ""
+        read = "".join(steps[i].char for i in digits[:5])
+        if read in book:
+            return steps, ""
+        code, _ = book.most_probable(probs[[steps[i].segment for i in digits[:5]]])
+        steps = list(steps)
+        for i, ch in zip(digits[:5], code, strict=True):
+            steps[i] = Step(steps[i].segment, "digit", ch, steps[i].cost, steps[i].plausible)
+        return steps, f"read {read}, which is not a ZIP code; the most likely valid code is {code}"
 
     def _evidence(self, steps: list, item: _Prepared, digits: list[Segment]) -> dict:
         """Where the first digit sits against the band, the noise the path skips, and ink at the crop's edges."""
@@ -395,9 +417,9 @@ class FieldReader:
             box = (int(seg.x + dx), int(seg.y + dy), int(seg.w), int(seg.h))
             if step.kind == "digit":
                 p = probs[step.segment]
-                order = np.argsort(-p)[:3]
-                conf = float(p[order[0]])
-                alternatives = [(str(int(d)), float(p[d])) for d in order[1:]]
+                conf = float(p[int(step.char)])  # the network's argmax, unless a valid-code list chose another
+                order = [int(d) for d in np.argsort(-p) if int(d) != int(step.char)][:2]
+                alternatives = [(str(d), float(p[d])) for d in order]
                 characters.append(CharacterResult(step.char, box, conf, alternatives))
                 tokens.append(Token(step.char, step.segment in cents))
                 ok.append(conf >= threshold)
