@@ -226,7 +226,13 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
             cut = max(plus)[1]
     ranked = sorted(((score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height),
                     reverse=True)  # fmt: skip
-    others = [i for _s, i in ranked if i != cut][:alternatives]
+    # runner-ups: the best cut that leaves as many digits as a ZIP has, and as a ZIP+4 has, then the best others
+    # (a ZIP+4 cut at its dash, or a cut that took the state's letters in, is rarely the second-widest gap)
+    shaped = [next((i for _s, i in ranked if digit_count(pieces[i:]) in counts), None) for counts in ((5,), (9, 10))]
+    others: list[int] = []
+    for i in [*shaped, *(i for _s, i in ranked)]:
+        if i is not None and i != cut and i not in others and len(others) < alternatives:
+            others.append(i)
     return [pieces[i:] for i in [cut, *others]]
 
 
