@@ -392,3 +392,19 @@ def test_zip_read_against_a_list_of_valid_codes(reader: FieldReader, digits) -> 
     assert result.value == "02184" and "not a ZIP code" in result.detail
     eight = next(c for c in result.characters if c.char == "8")
     assert eight.confidence < 0.5  # the network's belief in the digit the list imposed, not in the 3 it read
+
+
+def test_slash_xx_ending(reader: FieldReader, digits) -> None:
+    """'35/xx' (no cents): the small x's after the slash are letters, not two more digits."""
+    right = 0
+    for k in range(3):
+        canvas = Canvas()
+        write(canvas, digits, "35/", k=k)
+        for _ in range(2):
+            x, base = canvas.x + 8, canvas.baseline
+            cv2.line(canvas.ink, (x, base - 24), (x + 20, base), 1.0, 4)
+            cv2.line(canvas.ink, (x, base), (x + 20, base - 24), 1.0, 4)
+            canvas.x = x + 20
+        result = read(reader, canvas.image())
+        right += result.digits == "35" and result.text == "35/xx"
+    assert right >= 2

@@ -21,6 +21,7 @@ from pipeline.segment.plausibility import features, log_plausibility
 from pipeline.segment.symbols import ENDING_LETTERS, LEADING_SIGNS, classify_sign, classify_symbol
 
 SWAPPED_MARKS = {".": ",", ",": "."}
+SIGNS = LEADING_SIGNS | ENDING_LETTERS
 
 
 @dataclass(frozen=True)
@@ -230,14 +231,12 @@ def best_paths(
                 if step is None:
                     continue
                 for path in beams[i]:
-                    if step.kind == "symbol" and step.char in LEADING_SIGNS and not _may_lead(path, step.char):
-                        continue
-                    if step.kind == "symbol" and step.char in ENDING_LETTERS and _last_mark(path) not in "/1x":
+                    if step.kind == "symbol" and step.char in SIGNS and not _sign_allowed(path, step.char):
                         continue
                     if step.kind == "digit" and _ended(path):
                         continue
                     taken = step
-                    if step.kind == "digit" and idx in sign_digit_steps and _may_lead(path, sign_steps[idx].char):
+                    if step.kind == "digit" and idx in sign_digit_steps and _sign_allowed(path, sign_steps[idx].char):
                         taken = sign_digit_steps[idx]
                     beams[j].append(Path(path.cost + taken.cost + boundary / 2, (*path.steps, taken)))
     return _prune(beams[n], config.k_best)
@@ -245,6 +244,16 @@ def best_paths(
 
 def _has_digit(path: Path) -> bool:
     return any(s.kind == "digit" for s in path.steps)
+
+
+def _sign_allowed(path: Path, sign: str) -> bool:
+    """Where a sign may stand: '$' and '*' before the digits, the 'x' of '/xx' after the slash (or a '1' that the
+    field decision turns into the slash)."""
+    if sign in LEADING_SIGNS:
+        return _may_lead(path, sign)
+    if sign in ENDING_LETTERS:
+        return _last_mark(path) in "/1x"
+    return True
 
 
 def _may_lead(path: Path, sign: str) -> bool:

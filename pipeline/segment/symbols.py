@@ -167,7 +167,7 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
         return SymbolGuess("*", 0.8, digit_penalty=1.5) if wholly_raised else SymbolGuess("*", 1.5)
     # '$' drawn as an S struck through by one straight bar: no digit has a stroke running its whole height
     # with ink on both sides of it at the top and at the bottom
-    if 0.7 * H <= h <= 1.6 * H and 0.35 * H <= w <= 1.0 * H and struck_through(union_mask(parts), scale.stroke):
+    if 0.85 * H <= h <= 1.6 * H and 0.35 * H <= w <= 1.0 * H and struck_through(union_mask(parts), scale.stroke):
         return SymbolGuess("$", 0.3, digit_penalty=2.0)
     # '$': its bar sticks out of the digits' band above and below, and both ends are just the bar
     if y0 < scale.top - 0.04 * H and y1 > scale.baseline + 0.04 * H and 0.4 * H <= w <= 0.9 * H:
@@ -178,6 +178,6 @@ def classify_sign(parts: list[Piece], scale: Scale) -> SymbolGuess | None:
             return SymbolGuess("$", 2.0)
     # 'x': a letter smaller than the digits, sitting on their baseline
     if h <= 0.8 * H and y0 >= scale.middle - 0.3 * H and y1 >= scale.baseline - 0.2 * H and 0.2 * H <= w <= 0.9 * H:
-        return SymbolGuess("x", 0.3)
+        return SymbolGuess("x", 0.3, digit_penalty=1.0)  # after the slash a small letter is no digit
     return None
 
