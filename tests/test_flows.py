@@ -150,6 +150,24 @@ def test_dask_runner_gives_the_same_results(prefect_env, tmp_path, mnist_subset)
     assert strip(read_results(tmp_path / "local")) == strip(read_results(tmp_path / "dask"))
 
 
+def test_worker_processes_give_the_same_results(prefect_env, tmp_path, mnist_subset):
+    """``processes``: the flow's own reading processes (what ``pipeline run`` uses with the local runner)."""
+    images, labels = mnist_subset
+    scans = tmp_path / "scans"
+    make_scans(scans, images, labels, 6)
+    add_bad_files(scans)
+    threads = run_flow([scans], tmp_path / "threads", batch_size=3)
+    processes = run_flow([scans], tmp_path / "processes", batch_size=3, processes=2, in_flight=4)
+    assert threads["documents"] == processes["documents"] == 10 and processes["errors"] == 4
+
+    def strip(results):
+        return sorted((r["document"], r["status"], json.dumps(r["fields"], sort_keys=True)) for r in results)
+
+    assert strip(read_results(tmp_path / "threads")) == strip(read_results(tmp_path / "processes"))
+    again = run_flow([scans], tmp_path / "processes", processes=2)  # nothing new: skipped, nothing read
+    assert again["skipped"] == 10 and again["documents"] == 0
+
+
 def test_kill_during_a_run_loses_nothing_and_duplicates_nothing(prefect_env, tmp_path, mnist_subset):
     images, labels = mnist_subset
     scans = tmp_path / "scans"

@@ -49,6 +49,17 @@ def _check_valid_zips(valid_zips: bool) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def in_flight(workers: int) -> int:
+    """Batches submitted ahead: twice the workers keeps them busy while the flow stores finished batches."""
+    return 2 * workers
+
+
+def processes_for(runner: str, workers: int) -> int:
+    """The flow's own reading processes: with the local runner, ``--workers`` of them (the reader is mostly Python
+    under the GIL, so threads do not add up; docs/flow-benchmarks.md); Dask workers read in their own processes."""
+    return workers if runner == "local" else 0
+
+
 def _flow_with_runner(runner: str, dask_address: str | None, workers: int):
     # A temporary server on 2 busy cores can take longer than Prefect's default 20 s to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -57,7 +68,9 @@ def _flow_with_runner(runner: str, dask_address: str | None, workers: int):
     if runner == "local":
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return read_scans.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+        # the threads only hand batches to the flow's worker processes and wait (see processes_for): one per batch
+        # in flight, so a worker always has the next batch queued when it finishes one
+        return read_scans.with_options(task_runner=ThreadPoolTaskRunner(max_workers=in_flight(workers)))
     from prefect_dask import DaskTaskRunner
 
     if dask_address:
@@ -73,7 +86,8 @@ run_options = [
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
     click.option("--target-error", type=float, default=None, help="error rate the threshold is set for"),
     click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="files per task"),
-    click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True),
+    click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="reading processes (local runner) or Dask workers"),
     click.option("--runner", type=click.Choice(RUNNERS), default="local", show_default=True),
     click.option("--dask-address", default=None, help="scheduler of an existing Dask cluster (with --runner dask)"),
     click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None),
@@ -111,7 +125,7 @@ def run_command(inputs, out_dir, kind, device, target_error, batch_size, workers
     summary = flow(
         inputs=[str(p) for p in inputs], out=str(out_dir), kind=kind, device=device, target_error=target_error,
         batch_size=batch_size, force=force, weights=str(weights) if weights else None, progress=not no_progress,
-        in_flight=2 * workers, valid_zips=valid_zips,
+        in_flight=in_flight(workers), valid_zips=valid_zips, processes=processes_for(runner, workers),
     )  # fmt: skip
     from pipeline.flows.read_scans import RunSummary
 
@@ -148,7 +162,8 @@ def serve_command(inputs, out_dir, kind, device, target_error, batch_size, worke
     parameters = {
         "inputs": [str(p.resolve()) for p in inputs], "out": str(out_dir.resolve()), "kind": kind, "device": device,
         "target_error": target_error, "batch_size": batch_size, "force": force,
-        "weights": str(weights.resolve()) if weights else None, "in_flight": 2 * workers, "valid_zips": valid_zips,
+        "weights": str(weights.resolve()) if weights else None, "in_flight": in_flight(workers),
+        "valid_zips": valid_zips, "processes": processes_for(runner, workers),
     }  # fmt: skip
     click.echo(f"serving {name!r}: cron {cron!r} ({timezone}); Ctrl-C stops", err=True)
     try:

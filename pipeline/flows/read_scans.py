@@ -11,6 +11,7 @@ import functools
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,13 +24,14 @@ from pipeline.flows.discover import ScanFile, discover
 from pipeline.flows.exports import append_jsonl, export_all
 from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files, release_freed_memory
 from pipeline.flows.store import ResultStore
+from pipeline.flows.workers import ReaderIdentity, ReaderPool, reader_pool
 
 
 def _transient(task_, task_run, state) -> bool:
     """Retry only what may pass by itself (I/O errors); bad input never reaches here, it is an error result."""
     try:
         state.result()
-    except OSError:
+    except (OSError, BrokenProcessPool):  # a worker process that died (killed, out of memory) is replaced
         return True
     except Exception:
         return False
@@ -37,8 +39,12 @@ def _transient(task_, task_run, state) -> bool:
 
 
 @task(name="read-batch", retries=2, retry_delay_seconds=0.5, retry_condition_fn=_transient)
-def read_batch(files: list[ScanFile], settings: ReadSettings, out_dir: str) -> list[dict]:
-    """Read one batch of files; returns one result per page."""
+def read_batch(files: list[ScanFile], settings: ReadSettings, out_dir: str, pool: str | None = None) -> list[dict]:
+    """Read one batch of files; returns one result per page. ``pool``: the key of the flow's worker processes,
+    which read the batch while this task waits; without (or where they are not: a Dask worker) it reads here."""
+    workers = reader_pool(pool)
+    if workers is not None:
+        return workers.read(files, out_dir)
     documents = process_files(files, settings, Path(out_dir))
     release_freed_memory()  # the batch's images are gone now; without this, memory grows with the batch count
     return documents
@@ -127,11 +133,15 @@ def read_scans(
     progress: bool = False,
     in_flight: int = 4,
     valid_zips: bool = False,
+    processes: int = 0,
 ) -> dict:
     """Read every scan under ``inputs`` into ``out`` (results.db, results.jsonl, results.csv, review/).
 
     ``in_flight`` batches at most are submitted ahead (twice the workers is enough to keep them busy).
     ``valid_zips``: a ZIP that is not a valid US code is rejected, with the likeliest valid code as its guess.
+    ``processes``: read in this many worker processes of this flow's own (``pipeline run`` gives ``--workers``
+    with the local runner), the task runner's threads only handing batches over; 0 reads in the task runner's
+    workers (threads here, or Dask's processes).
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -139,12 +149,19 @@ def read_scans(
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = ReadSettings(kind=kind, device=device, target_error=target_error, weights=weights,
                             valid_zips=valid_zips)  # fmt: skip
-    reader = field_reader(settings)  # fail fast on missing or corrupt weights, before any work
+    pool = None
+    if processes > 0:  # they start (and load the weights) while this process repairs the exports and hashes files
+        pool = ReaderPool(processes, settings)
+    else:
+        classifier = field_reader(settings).classifier  # fail fast on missing or corrupt weights, before any work
+        identity = ReaderIdentity(classifier.weights_sha256, classifier.threshold, classifier.target_error)
     store = ResultStore(out_dir / "results.db")
     summary = RunSummary()
     try:
         export_all(store, out_dir)  # repairs exports cut short by a killed run
         found = discover([Path(p) for p in inputs], exclude=out_dir)
+        if pool is not None:
+            identity = pool.identity()  # raises on missing or corrupt weights, before anything is recorded
         summary.unsettled = found.unsettled
         store.record_sightings((f.document, f.sha256, f.size) for f in found.files)
         todo, summary.skipped, summary.copies = _plan(found.files, set() if force else store.done_hashes())
@@ -152,10 +169,9 @@ def read_scans(
             "%d files found: %d to read, %d already done, %d copies, %d still being written",
             len(found.files), len(todo), summary.skipped, summary.copies, len(found.unsettled),
         )  # fmt: skip
-        classifier = reader.classifier
         batch_id = store.start_batch(  # absolute input paths: the review page finds the scans again from them
-            [str(Path(p).resolve()) for p in inputs], kind, classifier.weights_sha256, classifier.threshold,
-            classifier.target_error,
+            [str(Path(p).resolve()) for p in inputs], kind, identity.weights_sha256, identity.threshold,
+            identity.target_error,
         )
         summary.unreadable = [f"{d}: {m}" for d, m in found.unreadable]
         for line in summary.unreadable:  # not stored: no content hash; the next run tries again
@@ -164,7 +180,8 @@ def read_scans(
         summary.startup_seconds = time.perf_counter() - started
         steady = time.perf_counter()
         bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="reading")
-        submit = functools.partial(read_batch.submit, settings=settings, out_dir=str(out_dir))
+        submit = functools.partial(read_batch.submit, settings=settings, out_dir=str(out_dir),
+                                   pool=pool.key if pool is not None else None)  # fmt: skip
         for batch, future in completed_in_window(submit, batches, in_flight):
             try:
                 documents = future.result()
@@ -183,10 +200,15 @@ def read_scans(
             bar.update(len(batch))
         bar.close()
         summary.seconds = time.perf_counter() - steady
+        if pool is not None:
+            pool.close()  # before the final export: the workers' memory is not needed for it
+            pool = None
         store.finish_batch(batch_id)
         summary.stored_total = export_all(store, out_dir)
     finally:
         store.close()
+        if pool is not None:
+            pool.close()
     _publish(summary, out_dir)
     logger.info("done: %s", summary.as_dict())
     return summary.as_dict()
