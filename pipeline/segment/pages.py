@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 80_000_000  # a 300 dpi A3 page is ~17.4 Mpx; anything far above is not a scan
 MIN_SIDE = 16  # smaller than this cannot hold a handwritten field
@@ -81,6 +81,8 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 
 
 def _grey(frame: Image.Image) -> np.ndarray:
+    if frame.mode == "L":
+        return np.asarray(frame)  # convert("L") would only copy it first
     if frame.mode in ("RGBA", "LA", "P"):
         frame = frame.convert("RGBA")
         background = Image.new("RGBA", frame.size, (255, 255, 255, 255))
@@ -103,7 +105,9 @@ def _image_pages(path: Path, max_pixels: int) -> Iterator[Page | PageError]:
             try:
                 _check_size(frame.width, frame.height, max_pixels)
                 frame.load()
-                upright = ImageOps.exif_transpose(frame) if index == 0 else frame
+                upright = frame
+                if index == 0 and frame.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+                    upright = ImageOps.exif_transpose(frame)  # (which copies the page when nothing is to be done)
                 grey = _grey(upright)
                 dpi, from_metadata = _dpi(frame.info, grey.shape[1])
                 yield Page(index, grey, dpi, from_metadata)
