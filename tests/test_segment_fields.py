@@ -408,3 +408,11 @@ def test_slash_xx_ending(reader: FieldReader, digits) -> None:
         result = read(reader, canvas.image())
         right += result.digits == "35" and result.text == "35/xx"
     assert right >= 2
+
+
+def test_nine_digits_without_the_dash_are_not_accepted(reader: FieldReader, digits) -> None:
+    canvas = Canvas(width=900)
+    write(canvas, digits, "123456789", gap=14)
+    result = read(reader, canvas.image(), "zip")
+    assert result.status == "rejected"
+    assert ("segmentation_ambiguous", "nine digits with no ZIP+4 dash") in result.problems

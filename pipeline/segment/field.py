@@ -260,6 +260,9 @@ class FieldReader:
             problems.append(("bad_syntax", parsed.problem))
         if not_listed:
             problems.append(("low_confidence", not_listed))
+        if crop.kind == "zip" and parsed.ok and len(parsed.digits) == 9 and "-" not in parsed.text:
+            # a ZIP+4 is written with its dash; nine digits without one are mostly a cut that took letters in
+            problems.append(("segmentation_ambiguous", "nine digits with no ZIP+4 dash"))
         if not all(char_ok):
             below = sum(not ok for ok in char_ok)
             problems.append(("low_confidence", f"{below} digit(s) below the threshold {self.classifier.threshold:.3f}"))

@@ -155,8 +155,9 @@ def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.nd
     '25⁰⁰' with a bar beneath): joined by the bar, the digits would be read as one wide piece.
 
     A flat run at least half a digit long counts as such a bar only when taking it out leaves two or more
-    digit-sized pieces, each several strokes wide, standing on it; a '2''s base, a '7''s bar or a '4''s crossbar
-    (its arm and a thin stem above it) leave one, so they stay. Pixels where a
+    pieces standing on it that are as small as raised cents and several strokes wide; a '2''s base, a '7''s bar
+    or a '4''s crossbar (its arm and a thin stem above it) leave one, and the bases of two touching full-size
+    '2's carry digits taller than cents, so they stay. Pixels where a
     stroke carries on below the bar are kept."""
     length = max(8, int(0.5 * digit_height))
     if ink.shape[1] <= length or digit_height <= 0:
@@ -182,7 +183,9 @@ def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.nd
         standing = [
             s
             for s in st[1:]
-            if s[3] >= 0.25 * digit_height and s[2] >= 2.5 * stroke and s[1] + s[3] >= window.shape[0] - stroke - 2
+            if 0.25 * digit_height <= s[3] <= 0.8 * digit_height
+            and s[2] >= 2.5 * stroke
+            and s[1] + s[3] >= window.shape[0] - stroke - 2
         ]
         below = trial[y + h : y + h + int(0.3 * digit_height), x : x + w]
         if len(standing) >= 2 and below.sum() <= 2 * stroke:
