@@ -77,13 +77,33 @@ def orand_examples(data: Path, reader: FieldReader) -> list[tuple]:
     return out
 
 
+# Evidence may only raise P(right) and doubts only lower it. Left free, the fit gave some doubts a positive weight
+# (more hints, wider "digits": likelier right), an artefact of correlated features that let clearly doubtful
+# fields through; a feature whose weight comes out on the wrong side is dropped (weight 0) and the rest refitted.
+EVIDENCE = {"log_posterior", "min_log_conf", "mean_log_conf", "min_log_plausible"}
+DOUBTS = {"max_width", "max_aspect", "unread", "first_out", "first_raised", "noise", "edge_ink", "hints"}
+SIGNS = np.array([1 if f in EVIDENCE else -1 if f in DOUBTS else 0 for f in FEATURES])
+
+
+def fit_signed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Logistic regression whose evidence weights are >= 0 and doubt weights <= 0 (see SIGNS)."""
+    free = np.ones(x.shape[1], bool)
+    while True:
+        w = np.zeros(x.shape[1])
+        w[free] = fit_logistic(x[:, free], y)
+        wrong = free & (SIGNS * w < 0)
+        if not wrong.any():
+            return w
+        free &= ~wrong
+
+
 def out_of_fold(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(len(y))
     p = np.zeros(len(y))
     for k in range(folds):
         test = order[k::folds]
         train = np.setdiff1d(order, test)
-        w = fit_logistic(x[train], y[train])
+        w = fit_signed(x[train], y[train])
         p[test] = 1 / (1 + np.exp(-(x[test] @ w)))
     return p
 
@@ -157,7 +177,7 @@ def main() -> None:
         sel = groups == group
         p = out_of_fold(x[sel], y[sel])
         threshold = choose_threshold(p, y[sel], totals[group], targets[group])
-        w = fit_logistic(x[sel], y[sel])
+        w = fit_signed(x[sel], y[sel])
         acc = p >= threshold
         total = totals[group]
         print(f"  {key:15s} ({group}) fields {total:5d}  past hard rules {sel.sum():5d}  right {y[sel].sum():5d}  "

@@ -107,19 +107,3 @@ def test_template_places_the_amount_and_refuses_a_wrong_page(docs):
     with pytest.raises(TemplateError):
         parse_template({"name": "x", "aspect": 2, "fields": {"amount": [0.5, 0.5, 0.4, 0.6]}})
 
-
-def test_zip_place_with_better_syntax_wins_over_nine_undashed_digits():
-    """A cut that took the state's letters in reads nine undashed digits; a runner-up reading five wins."""
-    from pipeline.segment.document import _choose
-    from pipeline.segment.field import FieldResult
-
-    def zip_reading(value, digits, text):
-        return FieldResult("zip", "zip", "rejected", value, digits, text, 0.5, "low_confidence", None)
-
-    wide = zip_reading("97145-8097", "971458097", "971458097")
-    five = zip_reading("58097", "58097", "58097")
-    bad = zip_reading(None, "458097", "458097")
-    assert _choose([wide, bad, five]) == 2
-    assert _choose([five, wide]) == 0
-    dashed = zip_reading("97145-8097", "971458097", "97145-8097")
-    assert _choose([dashed, five]) == 0

@@ -134,27 +134,18 @@ def read_pages(
 
 def _choose(readings: list[FieldResult]) -> int:
     """Which of a field's candidate places to believe: the locator's first choice, unless the reader rejects it
-    and accepts a runner-up. For a ZIP, a runner-up whose reading merely has better ZIP syntax (5 digits or 5+4
-    with the dash, over nine undashed digits, over no ZIP) also wins over the first choice, as that syntax is
-    strict; amount syntax is too permissive to trade a correctly located but unreadable amount for a wrongly
-    located one."""
+    and accepts a runner-up. For a ZIP, a runner-up whose reading merely has ZIP syntax (5 or 5+4 digits) also
+    wins over a first choice whose reading does not, as that syntax is strict; amount syntax is too permissive
+    to trade a correctly located but unreadable amount for a wrongly located one. (Preferring five digits over
+    nine undashed ones was tried: a ZIP+4 whose dash the reader missed then lost to a cut inside it.)"""
     first = readings[0]
     if first.status == "accepted":
         return 0
     for k, r in enumerate(readings[1:], 1):
         if r.status == "accepted":
             return k
-    if first.kind == "zip":
-        strength = [_zip_syntax(r) for r in readings]
-        better = [k for k in range(1, len(readings)) if strength[k] > strength[0]]
-        if better:
-            return max(better, key=lambda k: (strength[k], -k))
+    if first.kind == "zip" and first.value is None:
+        for k, r in enumerate(readings[1:], 1):
+            if r.value is not None:
+                return k
     return 0
-
-
-def _zip_syntax(reading: FieldResult) -> int:
-    """How well a reading fits a ZIP: 2 for five digits or 5+4 with its dash, 1 for nine digits with no dash (a
-    cut that took the state's letters in reads as four more digits), 0 for no ZIP at all."""
-    if reading.value is None:
-        return 0
-    return 1 if len(reading.digits) == 9 and "-" not in reading.text else 2
