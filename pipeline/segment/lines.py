@@ -167,27 +167,32 @@ def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.nd
         return ink
     count, labels, stats, _ = cv2.connectedComponentsWithStats(runs.astype(np.uint8), connectivity=8)
     out = ink
+    reach = max(2, int(stroke))
     for i in range(1, count):
         x, y, w, h = (int(v) for v in stats[i, :4])
-        if h > 2.5 * stroke + 2:
-            continue  # a thick blob, not a drawn bar
-        bar = labels == i
-        bar &= ~_keep_crossings(out, bar, True, max(2, int(stroke)))
-        trial = out & ~bar
-        # what stood on the bar: pieces of the trial image just above it, within the bar's columns
-        top = max(0, y - int(digit_height))
-        window = trial[top:y, x : x + w].astype(np.uint8)
-        if window.shape[0] < 2:
-            continue  # a bar at the crop's top has nothing standing on it
-        _n, _lab, st, _ = cv2.connectedComponentsWithStats(window, connectivity=8)
+        if h > 2.5 * stroke + 2 or y < 2:
+            continue  # a thick blob, not a drawn bar; or a bar at the crop's top, with nothing standing on it
+        if out[y + h : y + h + int(0.3 * digit_height), x : x + w].sum() > 2 * stroke:
+            continue  # ink hangs below it (a '4''s stem, a '5''s bowl): part of a digit
+        # work in the bar's columns, from a digit's height above it to just below it
+        top, bottom = max(0, y - int(digit_height)), min(out.shape[0], y + h + reach)
+        local = out[top:bottom, x : x + w]
+        bar = np.zeros_like(local)
+        bar[y - top : y - top + h] = labels[y : y + h, x : x + w] == i
+        bar &= ~_keep_crossings(local, bar, True, reach)
+        trial = local & ~bar
+        # what stood on the bar: pieces of the trial image just above it
+        above = trial[: y - top].astype(np.uint8)
+        _n, _lab, st, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
         standing = [
             s
             for s in st[1:]
             if 0.25 * digit_height <= s[3] <= 0.8 * digit_height
             and s[2] >= 2.5 * stroke
-            and s[1] + s[3] >= window.shape[0] - stroke - 2
+            and s[1] + s[3] >= above.shape[0] - stroke - 2
         ]
-        below = trial[y + h : y + h + int(0.3 * digit_height), x : x + w]
-        if len(standing) >= 2 and below.sum() <= 2 * stroke:
-            out = trial  # an underline: digits stand on it and nothing hangs below (a '4''s stem would)
+        if len(standing) >= 2:
+            # an underline: digits stand on it and nothing hangs below
+            out = out.copy() if out is ink else out
+            out[top:bottom, x : x + w] = trial
     return out
