@@ -416,3 +416,13 @@ def test_nine_digits_without_the_dash_are_not_accepted(reader: FieldReader, digi
     result = read(reader, canvas.image(), "zip")
     assert result.status == "rejected"
     assert ("segmentation_ambiguous", "nine digits with no ZIP+4 dash") in result.problems
+
+
+def test_a_zip_has_no_signs(reader: FieldReader, digits) -> None:
+    """The amount's signs are not offered in a ZIP: a '$'-like stroke there is read as whatever digit it is."""
+    canvas = Canvas(width=700)
+    _dollar(canvas)
+    write(canvas, digits, "3072", gap=14)
+    amount, zip_code = read(reader, canvas.image()), read(reader, canvas.image(), "zip")
+    assert amount.text.startswith("$")
+    assert not set("$*x") & set(zip_code.text)

@@ -194,7 +194,7 @@ class FieldReader:
         empty = FieldResult(name, crop.kind, "rejected", None, "", "", 0.0, "not_found", crop.bbox, [], "no ink")
         if not item.atoms:
             return empty
-        paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search)
+        paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search, signs=crop.kind == "amount")
         if not paths:
             return empty
         if crop.kind == "amount":

@@ -186,8 +186,12 @@ def best_paths(
     probabilities: np.ndarray,
     scale: Scale,
     config: SearchConfig,
+    signs: bool = True,
 ) -> list[Path]:
-    """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string)."""
+    """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string).
+
+    ``signs``: offer the amount's signs and letters (``$ * x``, a speck as a decimal point, a point read as a
+    comma); a ZIP code or a number has none of them."""
     n = len(atoms)
     by_start: dict[int, list[int]] = {}
     for idx, seg in enumerate(segments):
@@ -208,6 +212,8 @@ def best_paths(
         if seg.stop - seg.start <= 2:
             guess = classify_symbol(atoms[seg.start : seg.stop], scale)
             symbol_steps[idx] = Step(idx, "symbol", guess.char, guess.cost)
+            if not signs:
+                continue
             sign = classify_sign(atoms[seg.start : seg.stop], scale)
             if sign is not None:
                 sign_steps[idx] = Step(idx, "symbol", sign.char, sign.cost)
