@@ -155,7 +155,12 @@ def read_scans(
     else:
         classifier = field_reader(settings).classifier  # fail fast on missing or corrupt weights, before any work
         identity = ReaderIdentity(classifier.weights_sha256, classifier.threshold, classifier.target_error)
-    store = ResultStore(out_dir / "results.db")
+    try:
+        store = ResultStore(out_dir / "results.db")
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     summary = RunSummary()
     try:
         export_all(store, out_dir)  # repairs exports cut short by a killed run
