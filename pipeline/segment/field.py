@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import cv2
@@ -302,7 +302,7 @@ class FieldReader:
         code, _ = book.most_probable(probs[[steps[i].segment for i in digits[:5]]])
         steps = list(steps)
         for i, ch in zip(digits[:5], code, strict=True):
-            steps[i] = Step(steps[i].segment, "digit", ch, steps[i].cost, steps[i].plausible)
+            steps[i] = replace(steps[i], char=ch)
         return steps, f"read {read}, which is not a ZIP code; the most likely valid code is {code}"
 
     def _evidence(self, steps: list, item: _Prepared, digits: list[Segment]) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -219,8 +219,8 @@ def best_paths(
                 sign_steps[idx] = Step(idx, "symbol", sign.char, sign.cost)
                 if sign.digit_penalty:
                     # where the sign may stand, its shape makes the digit reading dearer
-                    d = digit_steps[idx]
-                    sign_digit_steps[idx] = Step(idx, "digit", d.char, d.cost + sign.digit_penalty, d.plausible)
+                    digit = digit_steps[idx]
+                    sign_digit_steps[idx] = replace(digit, cost=digit.cost + sign.digit_penalty)
             elif guess.char in SWAPPED_MARKS:
                 # the other separator, dearer: the field's syntax settles which one it was ('81.862.54')
                 sign_steps[idx] = Step(idx, "symbol", SWAPPED_MARKS[guess.char], guess.cost + config.swapped_mark)
