@@ -33,21 +33,20 @@ def candidate_cuts(
         return []
     half = max(1, margin // 2)
     smooth = np.convolve(proj, np.ones(3) / 3, mode="same")
-    candidates: set[int] = set()
-    for x in inner:
-        lo, hi = max(0, x - half), min(piece.w, x + half + 1)
-        if smooth[x] <= smooth[lo:hi].min():
-            candidates.add(int(x))  # projection minimum
-        if top[x] >= top[lo:hi].max() and top[x] > top[lo:hi].min() + 1:
-            candidates.add(int(x))  # valley of the upper contour
-        if bottom[x] <= bottom[lo:hi].min() and bottom[x] < bottom[lo:hi].max() - 1:
-            candidates.add(int(x))  # valley of the lower contour (seen from below)
+    # over the window of +-half columns around each column (cut short at the piece's ends)
+    smooth_min, top_min, bottom_min = (_window(v, half, np.min) for v in (smooth, top, bottom))
+    top_max, bottom_max = (_window(v, half, np.max) for v in (top, bottom))
+    is_cut = (
+        (smooth <= smooth_min)  # projection minimum
+        | ((top >= top_max) & (top > top_min + 1))  # valley of the upper contour
+        | ((bottom <= bottom_min) & (bottom < bottom_max - 1))  # valley of the lower contour (seen from below)
+    )
+    # in a set's order, which breaks ties between equally cheap cuts below (as it always has; 36 of 296 test
+    # documents read differently in column order)
+    candidates = list({int(x) for x in inner[is_cut[inner]]})
     # rank by how cheap the cut is: one thin stroke crossed beats two strokes (the inside of a '0'); each cut
     # may lean (digits touching along a slanted stroke), taking the lean that crosses the least ink
-    scores: dict[int, tuple[float, float]] = {}
-    for x in candidates:
-        best = min((cut_cost(_line(mask, x, slope), scale.stroke), slope) for slope in SLOPES)
-        scores[x] = best
+    scores = _best_leans(mask, candidates, scale.stroke)
     # keep the best cut in each neighbourhood, at most as many cuts as the piece could hold digits
     chosen: list[int] = []
     for x in sorted(scores, key=lambda c: scores[c][0]):
@@ -58,6 +57,13 @@ def candidate_cuts(
     return [(x, scores[x][1]) for x in chosen]
 
 
+def _window(values: np.ndarray, half: int, reduce) -> np.ndarray:
+    """``reduce`` (np.min or np.max) of ``values[x - half : x + half + 1]`` at every x, the window clipped at the
+    ends (padding with the end values leaves a min or max unchanged)."""
+    padded = np.pad(values, half, mode="edge")
+    return reduce(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+
+
 SLOPES = (0.0, -0.2, 0.2, -0.4, 0.4)  # column shift per row of a cut, relative to its middle
 
 
@@ -65,6 +71,27 @@ def _boundary(height: int, x: int, slope: float) -> np.ndarray:
     """Column of a (possibly leaning) cut at every row."""
     rows = np.arange(height)
     return np.round(x + slope * (rows - (height - 1) / 2)).astype(int)
+
+
+def _best_leans(mask: np.ndarray, xs: list[int], stroke: float) -> dict[int, tuple[float, float]]:
+    """``x -> (cost, slope)`` of the cheapest lean of a cut at each column ``x`` (ties: the smaller slope), as
+    ``min((cut_cost(_line(mask, x, s), stroke), s) for s in SLOPES)``, all cuts and leans in one array pass."""
+    if not xs:
+        return {}
+    h, w = mask.shape
+    slopes = np.array(SLOPES)
+    offsets = slopes[:, None] * (np.arange(h) - (h - 1) / 2)  # (leans, rows)
+    cols = np.round(np.array(xs, float)[:, None, None] + offsets[None]).astype(int)  # (cuts, leans, rows)
+    inside = (cols >= 0) & (cols < w)
+    lines = np.where(inside, mask[np.arange(h), np.clip(cols, 0, w - 1)], False)
+    padded = np.zeros((*lines.shape[:2], h + 2), np.int8)
+    padded[..., 1:-1] = lines
+    runs = (np.diff(padded, axis=2) == 1).sum(axis=2)
+    ink = lines.sum(axis=2)
+    s = max(stroke, 1.0)  # the operations in cut_cost's order, so the costs are the same to the bit
+    costs = np.where(runs <= 1, 0.3 + 0.3 * np.maximum(0.0, ink / s - 1.5), 2.0 * (runs - 1) + 0.3 * ink / s)
+    order = np.lexsort((np.broadcast_to(slopes, costs.shape), costs), axis=1)[:, 0]  # by cost, then by slope
+    return {x: (float(costs[i, k]), float(slopes[k])) for i, (x, k) in enumerate(zip(xs, order, strict=True))}
 
 
 def _line(mask: np.ndarray, x: int, slope: float) -> np.ndarray:
