@@ -11,7 +11,7 @@ import click
 
 from pipeline.data import DataError, resolve_data_dir
 from pipeline.data.location import default_data_dir
-from pipeline.recognize.weights import WeightsError
+from pipeline.recognize.weights_file import WeightsError
 
 DATA_HELP = "data directory laid out as ../shared/data (mnist/, usps/, orand-car-a-dev/); default $PIPELINE_DATA"
 

@@ -90,3 +90,15 @@ def test_workers_exit_when_the_flow_process_is_killed(tmp_path):
     while any(_alive(pid) for pid in workers) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_worker_refuses_weights_of_another_format(tmp_path):
+    import torch
+
+    from pipeline.recognize.weights import WeightsError
+
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"format": "something-else/1", "state_dict": {}}, foreign)  # passes the CLI's torch-free check
+    settings = ReadSettings(kind="number", device="cpu", weights=str(foreign))
+    with ReaderPool(1, settings) as pool, pytest.raises(WeightsError, match="is not a lenet5-weights/1 file"):
+        pool.identity()

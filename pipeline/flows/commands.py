@@ -30,10 +30,12 @@ def _check_inputs(inputs: tuple[Path, ...]) -> None:
 
 
 def _check_weights(weights: Path | None) -> None:
-    from pipeline.recognize.weights import WeightsError, load_weights
+    """A missing or damaged weights file stops the run before Prefect starts; the reading processes refuse a file
+    of another format when the flow starts (see pipeline.recognize.weights_file)."""
+    from pipeline.recognize.weights_file import WeightsError, check_weights_file
 
     try:
-        load_weights(weights)
+        check_weights_file(weights)
     except WeightsError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -16,14 +16,13 @@ import torch
 from pipeline.hashing import file_sha256
 from pipeline.recognize.calibrate import Calibration
 from pipeline.recognize.lenet5 import LeNet5
+from pipeline.recognize.weights_file import SHIPPED_WEIGHTS, WeightsError
 from pipeline.segment.normalize import NormalizationConfig
 
+__all__ = ["FORMAT", "SHIPPED_WEIGHTS", "LoadedWeights", "WeightsError", "load_weights", "save_weights",
+           "set_target_error"]  # fmt: skip
+
 FORMAT = "lenet5-weights/1"
-SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "lenet5.pt"
-
-
-class WeightsError(RuntimeError):
-    """The weights file is missing, corrupt or of another format."""
 
 
 @dataclass
