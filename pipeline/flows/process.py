@@ -1,8 +1,8 @@
 """One batch of scan files in, one result object per page out: the work inside a Prefect task.
 
-Pages of all files in the batch go to the segmenter's ``read_pages`` together, so the network runs once per
-batch. A file or page that cannot be read becomes an ``error`` result with the reason; it never stops the batch.
-Rejected fields get a review crop.
+Pages of all files in the batch are located one by one and read together (``read_located``), so the network
+runs once per batch. A file or page that cannot be read becomes an ``error`` result with the reason; it never
+stops the batch. Rejected fields get a review crop.
 """
 
 from __future__ import annotations
@@ -115,14 +115,39 @@ def error_result(scan: ScanFile, page: int, kind: str, message: str) -> dict:
     }  # fmt: skip
 
 
-def _write_crop(out_dir: Path, page: Page, field: dict, scan: ScanFile, position: int) -> str:
+@dataclass(frozen=True)
+class _PageKept:
+    """What a page leaves behind once located: the pixels its review crops may need, where they sit, its size."""
+
+    index: int
+    dpi: float
+    width: int
+    height: int
+    pixels: np.ndarray | None  # the page region holding its fields (or the whole page); None: a page that failed
+    origin: tuple[int, int]  # page pixels of pixels[0, 0]
+
+
+def _keep(page: Page, located) -> _PageKept:
+    h, w = page.image.shape[:2]
+    if not located.result.ok:
+        return _PageKept(page.index, page.dpi, w, h, None, (0, 0))
+    if located.review_box is None:
+        return _PageKept(page.index, page.dpi, w, h, page.image, (0, 0))
+    x0, y0, x1, y1 = located.review_box
+    return _PageKept(page.index, page.dpi, w, h, page.image[y0:y1, x0:x1].copy(), (x0, y0))
+
+
+def _write_crop(out_dir: Path, page: _PageKept, field: dict, scan: ScanFile, position: int) -> str:
     """Save the field's region (the whole page when it has no box) for the reviewer; returns its relative path."""
     box = field["bbox"]
-    image = page.image
+    image = page.pixels
     if box:
         pad = 8
+        ox, oy = page.origin
         x0, y0, x1, y1 = box
-        image = image[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+        image = image[max(0, y0 - pad - oy) : max(0, y1 + pad - oy), max(0, x0 - pad - ox) : max(0, x1 + pad - ox)]
+        if image.size == 0:  # not expected (the kept region holds every place read): show all that was kept
+            image = page.pixels
     relative = f"review/{scan.sha256[:16]}-p{page.index}-{position}-{field['name']}.png"
     target = out_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -133,29 +158,34 @@ def _write_crop(out_dir: Path, page: Page, field: dict, scan: ScanFile, position
 
 
 def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) -> list[dict]:
-    """Read every page of every file; one result dict per page, in file then page order."""
-    from pipeline.segment.document import PageInput, read_pages
+    """Read every page of every file; one result dict per page, in file then page order.
+
+    Each page is located as soon as it is decoded, and its image let go but for the region its review crops may
+    need: a batch holds crops, not decoded pages (32 pages of a 300 dpi colour scan are ~250 MB)."""
+    from pipeline.segment.document import PageInput, locate, read_located
 
     reader = field_reader(settings)
     slots: list[dict | None] = []
-    pages: list[Page] = []
-    owners: list[tuple[int, ScanFile]] = []
+    located = []
+    owners: list[tuple[int, ScanFile, _PageKept]] = []
     for scan in files:
         try:
             loaded = list(load_pages(scan.path, settings.max_pixels))
         except ScanError as exc:  # bad content; transient I/O (OSError) propagates so the task retries
             slots.append(error_result(scan, 0, settings.kind, str(exc)))
             continue
-        for item in loaded:
+        while loaded:
+            item = loaded.pop(0)
             if isinstance(item, PageError):
                 slots.append(error_result(scan, item.index, settings.kind, item.message))
                 continue
+            page = locate(PageInput(item.image, item.dpi, settings.kind, item.dpi_from_metadata))
             slots.append(None)
-            pages.append(item)
-            owners.append((len(slots) - 1, scan))
-    inputs = [PageInput(p.image, p.dpi, settings.kind, p.dpi_from_metadata) for p in pages]
-    results = read_pages(inputs, reader) if inputs else []
-    for page, (slot, scan), result in zip(pages, owners, results, strict=True):
+            located.append(page)
+            owners.append((len(slots) - 1, scan, _keep(item, page)))
+            del item
+    results = read_located(located, reader) if located else []
+    for (slot, scan, page), result in zip(owners, results, strict=True):
         if result.error is not None:
             slots[slot] = error_result(scan, page.index, result.kind, f"could not read this page: {result.error}")
             continue
@@ -163,9 +193,9 @@ def process_files(files: list[ScanFile], settings: ReadSettings, out_dir: Path) 
         for position, field in enumerate(fields):
             if field["status"] == "rejected":
                 field["crop"] = _write_crop(out_dir, page, field, scan, position)
-        h, w = page.image.shape[:2]
         slots[slot] = {
             "document": scan.document, "sha256": scan.sha256, "page": page.index, "kind": result.kind,
-            "status": "ok", "error": None, "fields": fields, "width": w, "height": h, "dpi": page.dpi,
+            "status": "ok", "error": None, "fields": fields, "width": page.width, "height": page.height,
+            "dpi": page.dpi,
         }  # fmt: skip
     return [s for s in slots if s is not None]

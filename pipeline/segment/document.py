@@ -92,44 +92,73 @@ def locate_page(page: PageInput, templates: dict[str, Template] | None = None) -
     return result, [located]
 
 
+@dataclass
+class LocatedPage:
+    """A page after location: its result so far and its fields' places (first = preferred), crops cut out, so the
+    page image itself is no longer needed for reading."""
+
+    result: PageResult
+    fields: list[list[Located]] = field(default_factory=list)
+    # page pixels [x0, y0, x1, y1] holding every place a field may be read at, padded: what a review crop of this
+    # page can be cut from; None when the whole page is needed (a field not found, a page that failed)
+    review_box: BoxXYXY | None = None
+
+
+def locate(item: PageInput | tuple, templates: dict[str, Template] | None = None, pad: int = 8) -> LocatedPage:
+    """Locate one page's fields (:func:`locate_page`); a page that fails gets an error result, never raises."""
+    page = item if isinstance(item, PageInput) else PageInput(*item)
+    try:
+        result, located = locate_page(page, templates)
+    except Exception as exc:  # one bad page must not stop the batch
+        return LocatedPage(PageResult(page.kind, error=f"{type(exc).__name__}: {exc}"))
+    out = LocatedPage(result)
+    for loc in located:
+        if loc.crop is None or loc.reason is not None:
+            result.fields.append(not_found(loc.name, loc.kind, loc.reason or "no crop"))
+            continue
+        out.fields.append([loc, *loc.alternatives])
+    boxes = [b for places in out.fields for p in places for b in (p.crop_box, p.bbox) if b is not None]
+    if boxes and not result.fields:  # every field found: its review crop lies within its places
+        h, w = page.image.shape[:2]
+        out.review_box = (
+            max(0, min(b[0] for b in boxes) - pad), max(0, min(b[1] for b in boxes) - pad),
+            min(w, max(b[2] for b in boxes) + pad), min(h, max(b[3] for b in boxes) + pad),
+        )  # fmt: skip
+    return out
+
+
+def read_located(pages: Sequence[LocatedPage], reader: FieldReader) -> list[PageResult]:
+    """Read the located fields of all pages with ONE ``reader.read_many`` call; results in page order.
+
+    When a locator is unsure it offers runner-up places (a ZIP+4 cut at its dash or before the state; a second
+    zone on a cheque); they are read in the same call and the reader's verdict picks one (:func:`_choose`).
+    """
+    places = [(page, field_places) for page in pages for field_places in page.fields]
+    crops = [
+        FieldCrop(p.crop, p.kind, p.name, _xywh(p.crop_box), p.source != "page") for _, ps in places for p in ps
+    ]
+    if crops:
+        read = iter(reader.read_many(crops))
+        for page, field_places in places:
+            options = [(next(read), place) for place in field_places]
+            field_result, place = options[_choose([r for r, _p in options])]
+            if place.bbox is not None and place.source != "page":
+                field_result.bbox = _xywh(place.bbox)  # the field's ink in page pixels, not the crop's margin
+                page.result.zones[place.name] = place.zone
+            page.result.fields.append(field_result)
+    return [page.result for page in pages]
+
+
 def read_pages(
     pages: Sequence[PageInput | tuple], reader: FieldReader, templates: dict[str, Template] | None = None
 ) -> list[PageResult]:
     """Locate the fields on every page, then read all the crops with ONE ``reader.read_many`` call.
 
-    When a locator is unsure it offers runner-up places (a ZIP+4 cut at its dash or before the state; a second
-    zone on a cheque); they are read in the same call and the reader's verdict picks one (:func:`_choose`).
     ``pages`` holds :class:`PageInput` or ``(image, dpi, kind)`` tuples. Results come back in page order; each
-    has one field per located zone (cheque: ``amount``; envelope: ``zip``; a field page: its kind).
+    has one field per located zone (cheque: ``amount``; envelope: ``zip``; a field page: its kind). The batch
+    flow calls :func:`locate` and :func:`read_located` itself, to let each page image go once it is located.
     """
-    results: list[PageResult] = []
-    crops: list[FieldCrop] = []
-    owners: list[tuple[int, list[Located]]] = []  # page index, the field's located places (first = preferred)
-    for index, item in enumerate(pages):
-        page = item if isinstance(item, PageInput) else PageInput(*item)
-        try:
-            result, located = locate_page(page, templates)
-        except Exception as exc:  # one bad page must not stop the batch
-            results.append(PageResult(page.kind, error=f"{type(exc).__name__}: {exc}"))
-            continue
-        results.append(result)
-        for loc in located:
-            if loc.crop is None or loc.reason is not None:
-                result.fields.append(not_found(loc.name, loc.kind, loc.reason or "no crop"))
-                continue
-            places = [loc, *loc.alternatives]
-            crops.extend(FieldCrop(p.crop, p.kind, p.name, _xywh(p.crop_box), p.source != "page") for p in places)
-            owners.append((index, places))
-    if crops:
-        read = iter(reader.read_many(crops))
-        for index, places in owners:
-            options = [(next(read), place) for place in places]
-            field_result, place = options[_choose([r for r, _p in options])]
-            if place.bbox is not None and place.source != "page":
-                field_result.bbox = _xywh(place.bbox)  # the field's ink in page pixels, not the crop's margin
-                results[index].zones[place.name] = place.zone
-            results[index].fields.append(field_result)
-    return results
+    return read_located([locate(item, templates) for item in pages], reader)
 
 
 def _choose(readings: list[FieldResult]) -> int:
