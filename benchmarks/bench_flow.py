@@ -61,6 +61,7 @@ class TreeSampler:
         self.cpu: dict[int, tuple[str, float]] = {}
         self.roles: dict[int, str] = {}
         self.peak_by_role: dict[str, int] = {}  # the largest single process of each role
+        self.now: dict[str, int] = {}  # the latest sample: tree_rss, tree_pss (when sampled) and each role's largest
 
     def sample(self, with_pss: bool) -> None:
         try:
@@ -68,6 +69,7 @@ class TreeSampler:
         except psutil.Error:
             return
         tree_rss = tree_pss = 0
+        now: dict[str, int] = {}
         for process in processes:
             try:
                 with process.oneshot():
@@ -79,10 +81,12 @@ class TreeSampler:
             self.cpu[process.pid] = (role, times.user + times.system)
             self.peak_rss = max(self.peak_rss, memory.rss)
             self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), memory.rss)
+            now[role] = max(now.get(role, 0), memory.rss)
             tree_rss += memory.rss
             tree_pss += getattr(memory, "pss", 0)
         self.peak_tree_rss = max(self.peak_tree_rss, tree_rss)
         self.peak_tree_pss = max(self.peak_tree_pss, tree_pss)
+        self.now = {**now, "tree_rss": tree_rss, "tree_pss": tree_pss or self.now.get("tree_pss", 0)}
 
     def cpu_by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}

@@ -7,11 +7,13 @@ generated once and every input folder is made of copies of them, each copy chang
 reads (a PNG tEXt chunk, a JPEG comment segment). The pages are the same pixels, but every file has its own
 SHA-256, so the flow reads every one of them (identical bytes would only be recorded as sightings of one content).
 
-Each size runs `pipeline run --kind auto` into a fresh output folder in a child process (its own session, so its
-temporary Prefect server is measured with it and cannot outlive it). psutil polls the child and all its
-descendants every `--interval` seconds and records the largest resident set of the flow process, of the Prefect
-server, and of the whole tree (the sum; shared pages are counted twice, so it errs high), with the documents
-written so far (lines of results.jsonl) so growth within a run shows too (`--series`).
+Each size runs `pipeline run --kind auto --workers W` into a fresh output folder in a child process (its own
+session, so its temporary Prefect server is measured with it and cannot outlive it). psutil polls the child and
+all its descendants every `--interval` seconds (bench_flow.TreeSampler) and records the largest resident set of
+each role (flow, server, workers: the reading processes), the tree's RSS sum (shared pages counted in each
+process, so it errs high) and its PSS sum (shared pages split between their processes; read about once a
+second), with the documents written so far (lines of results.jsonl) so growth within a run shows too
+(`--series`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import zlib
 from pathlib import Path
 
 import psutil
+from bench_flow import TreeSampler  # this folder is on sys.path when a benchmark runs as a script
 
 MB = 1024 * 1024
 
@@ -85,39 +88,26 @@ def count_lines(path: Path) -> int:
         return 0
 
 
-def measure(folder: Path, out: Path, batch_size: int, interval: float) -> dict:
+def measure(folder: Path, out: Path, batch_size: int, interval: float, workers: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "pipeline.cli", "run", str(folder), "--out", str(out), "--kind", "auto",
-               "--device", "cpu", "--batch-size", str(batch_size), "--no-progress"]  # fmt: skip
+               "--device", "cpu", "--batch-size", str(batch_size), "--workers", str(workers),
+               "--no-progress"]  # fmt: skip
     log = out.with_suffix(".log")
     start = time.perf_counter()
     with open(log, "w") as handle:
         child = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-    main = psutil.Process(child.pid)
-    peaks = {"flow": 0, "server": 0, "tree": 0}
+    sampler = TreeSampler(psutil.Process(child.pid))
     series: list[dict] = []
     next_sample = 0.0
+    ticks = 0
     while child.poll() is None:
-        rss = {"flow": 0, "server": 0, "tree": 0}
-        try:
-            procs = [main, *main.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            break
-        for proc in procs:
-            try:
-                value = proc.memory_info().rss
-                role = "flow" if proc.pid == main.pid else "server" if "uvicorn" in " ".join(proc.cmdline()) else None
-            except psutil.Error:
-                continue
-            rss["tree"] += value
-            if role:
-                rss[role] = max(rss[role], value)
-        for key in peaks:
-            peaks[key] = max(peaks[key], rss[key])
+        sampler.sample(with_pss=ticks % round(1 / interval) == 0)  # PSS (slow to read) about once a second
+        ticks += 1
         now = time.perf_counter() - start
         if now >= next_sample:  # a coarser series: documents done and memory, every ~5 s
             done = count_lines(out / "results.jsonl")
-            series.append({"s": round(now, 1), "documents": done, **{k: round(v / MB) for k, v in rss.items()}})
+            series.append({"s": round(now, 1), "documents": done, **{k: round(v / MB) for k, v in sampler.now.items()}})
             next_sample = now + 5
         time.sleep(interval)
     wall = time.perf_counter() - start
@@ -128,9 +118,9 @@ def measure(folder: Path, out: Path, batch_size: int, interval: float) -> dict:
     return {
         "documents": summary["documents"],
         "errors": summary["errors"],
-        "peak_rss_flow_mb": round(peaks["flow"] / MB),
-        "peak_rss_server_mb": round(peaks["server"] / MB),
-        "peak_rss_tree_mb": round(peaks["tree"] / MB),
+        "peak_rss_mb_by_role": {role: round(rss / MB) for role, rss in sampler.peak_by_role.items()},
+        "peak_tree_rss_mb": round(sampler.peak_tree_rss / MB),
+        "peak_tree_pss_mb": round(sampler.peak_tree_pss / MB),
         "steady_docs_per_s": round(summary["docs_per_second"], 1),
         "flow_startup_s": round(summary["startup_seconds"], 1),
         "wall_s": round(wall, 1),
@@ -144,6 +134,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--base", type=int, default=500, help="distinct documents generated (half cheques)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="reading processes of `pipeline run`")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between memory samples")
     parser.add_argument("--workdir", type=Path, default=None, help="keep generated documents here between runs")
@@ -154,7 +145,7 @@ def main() -> None:
     results = {}
     for size in args.sizes:
         folder = build_input(base, work / f"input-{size}-{args.base}-{args.seed}", size)
-        result = measure(folder, work / f"out-{size}", args.batch_size, args.interval)
+        result = measure(folder, work / f"out-{size}", args.batch_size, args.interval, args.workers)
         series = result.pop("series")
         if args.series:
             for point in series:
