@@ -29,3 +29,41 @@ def test_clear_border_drops_what_the_loop_dropped():
             ink[:, : int(rng.integers(1, 4))] = True
         share = float(rng.choice([0.3, 0.1, 0.9]))
         assert np.array_equal(clear_border(ink, share), _clear_border_reference(ink, share))
+
+
+def _best_lean_reference(mask: np.ndarray, x: int, stroke: float) -> tuple[float, float]:
+    """What candidate_cuts did for each cut: every lean's cost, one column at a time."""
+    from pipeline.segment.oversegment import SLOPES, _line, cut_cost
+
+    return min((cut_cost(_line(mask, x, slope), stroke), slope) for slope in SLOPES)
+
+
+def test_cut_leans_in_one_pass_cost_what_one_cut_at_a_time_cost():
+    from pipeline.segment.oversegment import _best_leans
+
+    rng = np.random.default_rng(11)
+    for _ in range(600):
+        h, w = (int(v) for v in rng.integers(3, 80, 2))
+        mask = rng.random((h, w)) < rng.uniform(0.05, 0.6)
+        xs = sorted({int(x) for x in rng.integers(0, w, 5)})
+        stroke = float(rng.uniform(0.5, 6.0))
+        leans = _best_leans(mask, xs, stroke)
+        assert leans == {x: _best_lean_reference(mask, x, stroke) for x in xs}  # the same floats, the same ties
+
+
+def test_ridges_of_a_window_are_the_whole_page_ridges_cut_to_it():
+    from pipeline.segment.locate_cheque import _ridges
+    from pipeline.segment.pageview import make_view
+    from tests.documents_helper import make
+
+    rng = np.random.default_rng(2)
+    for seed, kind in ((1, "envelope"), (4, "cheque")):
+        doc = make(kind, seed, skew=1.0)
+        view = make_view(doc.image, doc.dpi)
+        h, w = view.shape
+        for _ in range(12):
+            x0, y0 = int(rng.integers(0, w - 2)), int(rng.integers(0, h - 2))
+            x1, y1 = int(rng.integers(x0 + 1, w + 1)), int(rng.integers(y0 + 1, h + 1))
+            for length, horizontal in ((view.inch(0.2), False), (view.inch(0.12), True)):
+                whole = _ridges(view, length, horizontal, 0.25)[y0:y1, x0:x1]
+                assert np.array_equal(_ridges(view, length, horizontal, 0.25, (x0, y0, x1, y1)), whole)

@@ -58,11 +58,27 @@ class Located:
     alternatives: list[Located] = field(default_factory=list)  # runner-up places, for the reader to settle
 
 
-def _ridges(view: PageView, length: int, horizontal: bool, level: float = 0.3) -> np.ndarray:
+def _ridges(
+    view: PageView, length: int, horizontal: bool, level: float = 0.3, window: BoxXYXY | None = None
+) -> np.ndarray:
     """Pixels on a thin dark line at least ``length`` long: the line's mean darkness along it is high and peaks
     across it. Working on darkness, not on the thresholded ink, keeps faint hairline rules that downscaling greys.
+
+    ``window`` (view pixels): only that part of the mask, worked out on the window and a margin wider than every
+    filter's reach, which gives the same pixels as cutting it from the whole page's mask, at a fraction of the cost.
     """
-    dark = np.clip(1.0 - view.norm, 0.0, 1.0)
+    if window is None:
+        return _ridges_of(view.norm, length, horizontal, level)
+    x0, y0, x1, y1 = window
+    h, w = view.norm.shape
+    m = length + 4
+    ox0, oy0, ox1, oy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    ridge = _ridges_of(view.norm[oy0:oy1, ox0:ox1], length, horizontal, level)
+    return ridge[y0 - oy0 : y1 - oy0, x0 - ox0 : x1 - ox0]
+
+
+def _ridges_of(norm: np.ndarray, length: int, horizontal: bool, level: float) -> np.ndarray:
+    dark = np.clip(1.0 - norm, 0.0, 1.0)
     k = (length, 1) if horizontal else (1, length)
     mean = cv2.blur(dark, k)
     across = np.ones((3, 1) if horizontal else (1, 3), np.uint8)

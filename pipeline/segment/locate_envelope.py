@@ -149,13 +149,13 @@ def _cells(view: PageView, box: BoxXYXY) -> list[BoxXYXY]:
     inch = view.inch
     x0, y0, x1, y1 = box
     oy0, oy1 = max(0, y0 - inch(0.1)), min(view.shape[0], y1 + inch(0.1))
-    ridge = _ridges(view, inch(0.2), False, 0.25)[oy0:oy1, x0:x1]
+    ridge = _ridges(view, inch(0.2), False, 0.25, (x0, oy0, x1, oy1))
     cols = np.flatnonzero(ridge.sum(axis=0) >= inch(0.12))
     if cols.size < 5:
         return []
     runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
     xs = [int(r.mean()) + x0 for r in runs]
-    horizontal = _ridges(view, inch(0.12), True, 0.25)[oy0:oy1, x0:x1]
+    horizontal = _ridges(view, inch(0.12), True, 0.25, (x0, oy0, x1, oy1))
     cells = []
     for a, b in itertools.pairwise(xs):
         if not inch(0.15) <= b - a <= inch(0.35):
