@@ -86,6 +86,7 @@ def _bytes_to_ink(image: np.ndarray, polarity: InkPolarity) -> np.ndarray:
     (np.median and np.percentile cost ~80 us a digit in argument handling alone). Same values to the bit
     (tests/test_normalize.py), about three times faster on scan digits.
     """
+    image = np.ascontiguousarray(image)
     counts = np.bincount(image.ravel(), minlength=256)
     present = np.flatnonzero(counts)
     lo, hi = float(present[0]), float(present[-1])
@@ -95,9 +96,9 @@ def _bytes_to_ink(image: np.ndarray, polarity: InkPolarity) -> np.ndarray:
     if polarity == "auto":
         polarity = "light" if _level_of(img[_border(image)]) < 0.5 else "dark"
     if polarity == "light":
-        return img[image]
+        return cv2.LUT(image, img)
     ink = 1.0 - img
-    u8 = np.round(ink * 255).astype(np.uint8)[image]
+    u8 = cv2.LUT(image, np.round(ink * 255).astype(np.uint8))  # a table lookup, as img[image] but ~5x faster
     threshold, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     t = threshold / 255.0
     is_stroke = ink > t
@@ -109,9 +110,9 @@ def _bytes_to_ink(image: np.ndarray, polarity: InkPolarity) -> np.ndarray:
     floor = max(paper_level, t * 0.85)
     top = level_percentile(ink, strokes, 90)
     if top - floor < 1e-3:
-        return is_stroke.astype(np.float32)[image]
+        return cv2.LUT(image, is_stroke.astype(np.float32))
     scaled = (ink - floor) / (top - floor)
-    return np.minimum(np.maximum(scaled, 0.0, out=scaled), 1.0, out=scaled)[image]
+    return cv2.LUT(image, np.minimum(np.maximum(scaled, 0.0, out=scaled), 1.0, out=scaled))
 
 
 def _order_statistics(values: np.ndarray, counts: np.ndarray, ranks: list[int]) -> np.ndarray:
