@@ -61,6 +61,10 @@ def main() -> None:
     metavar="SOURCE=N",
     help="times each source's digits appear per epoch, e.g. --repeat orand=25",
 )
+@click.option("--orand-copies", type=click.IntRange(min=0), default=None,
+              help="more cuts of each ORAND training digit, with jittered boxes (default: the recipe's)")
+@click.option("--orand-jitter", type=click.FloatRange(min=0.0, max=0.45), default=None,
+              help="how far each side of such a box may move, as a share of its size")
 @click.option(
     "--finetune",
     "finetune_dir",
@@ -71,7 +75,7 @@ def main() -> None:
 )
 @click.option("--no-progress", is_flag=True, help="no progress bar (logs only)")
 def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, device, threads, resume, init_from,
-          deslant, repeats, finetune_dir, no_progress):  # fmt: skip
+          deslant, repeats, orand_copies, orand_jitter, finetune_dir, no_progress):  # fmt: skip
     """Train LeNet-5 on MNIST + USPS + ORAND train digits, calibrate it, write OUT/lenet5.pt."""
     import torch
 
@@ -82,7 +86,8 @@ def train(data_dir, out_dir, epochs, batch_size, lr, seed, target_error, limit, 
         torch.set_num_threads(threads)
     config = TrainConfig()
     for name, value in [("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("seed", seed),
-                        ("target_error", target_error), ("limit", limit), ("init_from", init_from)]:  # fmt: skip
+                        ("target_error", target_error), ("limit", limit), ("init_from", init_from),
+                        ("orand_copies", orand_copies), ("orand_jitter", orand_jitter)]:  # fmt: skip
         if value is not None:
             setattr(config, name, value)
     if deslant is not None:

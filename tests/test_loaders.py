@@ -100,6 +100,21 @@ def test_orand_digits_and_bad_csv(fake_data_dir, tmp_path):
         load_orand_digits(tmp_path, "train")
 
 
+def test_orand_jittered_boxes_cut_other_crops_of_the_chosen_images(fake_data_dir):
+    folder = fake_data_dir / "orand-car-a-dev"
+    crops, labels, sources = load_orand_digits(folder, "train")
+    chosen = {sources[0]}
+    again, again_labels, again_sources = load_orand_digits(folder, "train", chosen, 0.3, np.random.default_rng(1))
+    assert set(again_sources) == chosen
+    assert list(again_labels) == [d for d, s in zip(labels, sources, strict=True) if s in chosen]
+    tight = [c for c, s in zip(crops, sources, strict=True) if s in chosen]
+    assert any(a.shape != t.shape for a, t in zip(again, tight, strict=True))  # the boxes moved
+    for a, t in zip(again, tight, strict=True):  # at least half of the box is kept on each axis
+        assert a.shape[0] >= (t.shape[0] + 1) // 2 - 1 and a.shape[1] >= (t.shape[1] + 1) // 2 - 1
+    same = load_orand_digits(folder, "train", chosen, 0.3, np.random.default_rng(1))[0]
+    assert all(np.array_equal(a, b) for a, b in zip(again, same, strict=True))  # seeded
+
+
 def test_resolve_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPELINE_DATA", str(tmp_path))
     assert resolve_data_dir(None) == tmp_path

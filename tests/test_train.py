@@ -1,9 +1,10 @@
 import contextlib
 import json
 
+import numpy as np
 import torch
 
-from pipeline.recognize.datasets import train_validation_split
+from pipeline.recognize.datasets import SOURCES, train_validation_split
 from pipeline.recognize.distort import DistortionConfig, distort
 from pipeline.recognize.train import TrainConfig, train
 from pipeline.recognize.weights import load_weights
@@ -19,6 +20,12 @@ def test_split_holds_out_every_source_and_orand_by_image(fake_data_dir):
     for source in range(3):
         assert (train_set.source == source).any() and (val_set.source == source).any()
     assert train_set.images.shape[1:] == (32, 32)
+    more, same_val = train_validation_split(fake_data_dir, NormalizationConfig(), 0.15, 3, orand_copies=2,
+                                            orand_jitter=0.15)  # fmt: skip
+    orand = SOURCES.index("orand")
+    assert (more.source == orand).sum() == 3 * (train_set.source == orand).sum()  # two more cuts of each
+    assert len(more) - len(train_set) == 2 * (train_set.source == orand).sum()
+    assert np.array_equal(same_val.images, val_set.images)  # validation keeps the annotated boxes only
 
 
 def test_distortions_are_seeded_and_keep_range(mnist_subset):

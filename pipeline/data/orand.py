@@ -28,8 +28,20 @@ def load_amount_labels(directory: Path) -> list[AmountImage]:
     return [AmountImage(directory / "images" / r["image"], r["digits"], r["split"]) for r in rows]
 
 
-def load_orand_digits(directory: Path, split: str) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
-    """Return the boxed digits of ``split`` as grey crops (dark ink), labels, and source image names."""
+def load_orand_digits(
+    directory: Path,
+    split: str,
+    images: set[str] | None = None,
+    jitter: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """Return the boxed digits of ``split`` as grey crops (dark ink), labels, and source image names.
+
+    ``images``: only the digits of these amount images. ``jitter`` > 0 moves each side of every box by up to that
+    share of the box's width (left, right) or height (top, bottom), drawn from ``rng``: a digit cut from a scan
+    by a segmenter is never boxed as tightly as the annotation, and carries pieces of its neighbours and of the
+    background, as the boxes of the val split often do.
+    """
     if split not in ("train", "val"):
         raise ValueError(f"unknown ORAND split {split!r}")
     splits = {r["image"]: r["split"] for r in _read_csv(directory / "labels.csv", {"image", "split"})}
@@ -40,7 +52,7 @@ def load_orand_digits(directory: Path, split: str) -> tuple[list[np.ndarray], np
     cache: dict[str, np.ndarray] = {}
     for row in boxes:
         name = row["image"]
-        if splits.get(name) != split:
+        if splits.get(name) != split or (images is not None and name not in images):
             continue
         if name not in cache:
             image = cv2.imread(str(directory / "images" / name), cv2.IMREAD_GRAYSCALE)
@@ -53,6 +65,8 @@ def load_orand_digits(directory: Path, split: str) -> tuple[list[np.ndarray], np
             digit = int(row["digit"])
         except ValueError:
             raise DataError(f"{directory / 'digit_boxes.csv'}: bad row {row}") from None
+        if jitter > 0:
+            x, y, w, h = _jittered(x, y, w, h, jitter, rng or np.random.default_rng())
         x0, y0 = max(x, 0), max(y, 0)
         crop = image[y0 : y + h, x0 : x + w]
         if crop.size == 0 or not 0 <= digit <= 9:
@@ -63,6 +77,16 @@ def load_orand_digits(directory: Path, split: str) -> tuple[list[np.ndarray], np
     if not crops:
         raise DataError(f"{directory}: no boxed digits for split {split!r}")
     return crops, np.array(labels, np.int64), sources
+
+
+def _jittered(x: int, y: int, w: int, h: int, share: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """The box with each side moved independently, keeping at least half of the box's width and height."""
+    dx0, dx1 = np.round(rng.uniform(-share, share, 2) * w).astype(int)
+    dy0, dy1 = np.round(rng.uniform(-share, share, 2) * h).astype(int)
+    left, right = x + dx0, x + w + dx1
+    top, bottom = y + dy0, y + h + dy1
+    right, bottom = max(right, left + (w + 1) // 2), max(bottom, top + (h + 1) // 2)
+    return int(left), int(top), int(right - left), int(bottom - top)
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:

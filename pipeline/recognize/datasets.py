@@ -69,11 +69,18 @@ def load_source(data_dir: Path, source: str, split: str, norm: NormalizationConf
 
 
 def train_validation_split(
-    data_dir: Path, norm: NormalizationConfig, val_fraction: float, seed: int
+    data_dir: Path,
+    norm: NormalizationConfig,
+    val_fraction: float,
+    seed: int,
+    orand_copies: int = 0,
+    orand_jitter: float = 0.0,
 ) -> tuple[DigitSet, DigitSet]:
     """Train splits of all sources, with a seeded share of each held out for validation and calibration.
 
-    ORAND digits are held out by whole amount image, so no writer's field is on both sides.
+    ORAND digits are held out by whole amount image, so no writer's field is on both sides. ``orand_copies``
+    more copies of each ORAND training digit are cut with boxes jittered by ``orand_jitter`` (see
+    :func:`load_orand_digits`); validation keeps the annotated boxes only.
     """
     rng = np.random.default_rng(seed)
     train_parts, val_parts = [], []
@@ -90,6 +97,10 @@ def train_validation_split(
     is_val = np.array([s in held for s in sources])
     val_parts.append(orand.subset(np.nonzero(is_val)[0]))
     train_parts.append(orand.subset(np.nonzero(~is_val)[0]))
+    kept = set(names) - held
+    for _ in range(orand_copies if orand_jitter > 0 else 0):
+        crops, labels, _ = load_orand_digits(data_dir / "orand-car-a-dev", "train", kept, orand_jitter, rng)
+        train_parts.append(_digit_set(crops, labels, "orand", norm, "dark"))
     return DigitSet.concat(train_parts), DigitSet.concat(val_parts)
 
 

@@ -32,6 +32,18 @@ def _pct(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
+def _jitter_text(recipe: dict) -> str:
+    copies, jitter = recipe.get("orand_copies", 0), recipe.get("orand_jitter", 0.0)
+    if not copies or not jitter:
+        return ""
+    return (
+        f", and each training digit {copies} more times with every side of its box moved at random by up to "
+        f"{jitter:.0%} of the box's size (validation keeps the annotated boxes): a digit cut by a segmenter is "
+        "never boxed as tightly, and brings pieces of its neighbours and of the background; the ORAND row above "
+        "counts every cut"
+    )
+
+
 def render(weights_path: Path, evaluation: dict, bench: dict | None, notes: list[str] | None = None) -> str:
     loaded = load_weights(weights_path)
     training, cal = loaded.training, loaded.calibration
@@ -58,7 +70,7 @@ def render(weights_path: Path, evaluation: dict, bench: dict | None, notes: list
         "",
         f"Validation: {recipe['val_fraction']:.0%} of each train split, held out with the seed (ORAND by whole "
         "amount image, so no cheque has digits on both sides). ORAND digits are cut out with the set's per-digit "
-        "boxes. Per epoch each source is repeated "
+        "boxes" + _jitter_text(recipe) + ". Per epoch each source is repeated "
         + ", ".join(f"{k} x{v}" for k, v in recipe["repeats"].items())
         + ".",
         "",
