@@ -13,10 +13,9 @@ import numpy as np
 
 from pipeline.flows.discover import ScanFile
 from pipeline.flows.exports import export_all
-from pipeline.flows.process import _write_crop
+from pipeline.flows.process import _PageKept, _write_crop
 from pipeline.flows.store import ResultStore
 from pipeline.hashing import file_sha256
-from pipeline.segment.pages import Page
 
 # (file, field name, digits written, digits the "machine" read): the machine errs on purpose in the first two
 FIELDS = [
@@ -69,7 +68,8 @@ def build_review_out(root: Path, images: np.ndarray, labels: np.ndarray) -> Revi
             "name": field, "status": "rejected", "value": read, "digits": read, "text": read,
             "confidence": 0.4, "reason": "low_confidence", "bbox": bbox, "characters": characters,
         }  # fmt: skip
-        field_result["crop"] = _write_crop(out, Page(0, page, 200.0, True), field_result, scan, 0)
+        whole = _PageKept(0, 200.0, page.shape[1], page.shape[0], page, (0, 0))  # the whole page, as kept for a review
+        field_result["crop"] = _write_crop(out, whole, field_result, scan, 0)
         documents.append({
             "document": name, "sha256": scan.sha256, "page": 0, "kind": field, "status": "ok", "error": None,
             "fields": [field_result], "width": page.shape[1], "height": page.shape[0], "dpi": 200.0,
