@@ -102,7 +102,7 @@ def measure(folder: Path, out: Path, batch_size: int, interval: float, workers: 
     next_sample = 0.0
     ticks = 0
     while child.poll() is None:
-        sampler.sample(with_pss=ticks % round(1 / interval) == 0)  # PSS (slow to read) about once a second
+        sampler.sample(with_pss=ticks % max(1, round(1 / interval)) == 0)  # PSS (slow to read) about once a second
         ticks += 1
         now = time.perf_counter() - start
         if now >= next_sample:  # a coarser series: documents done and memory, every ~5 s
