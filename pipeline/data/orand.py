@@ -34,13 +34,15 @@ def load_orand_digits(
     images: set[str] | None = None,
     jitter: float = 0.0,
     rng: np.random.Generator | None = None,
+    copies: int = 1,
 ) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
     """Return the boxed digits of ``split`` as grey crops (dark ink), labels, and source image names.
 
     ``images``: only the digits of these amount images. ``jitter`` > 0 moves each side of every box by up to that
     share of the box's width (left, right) or height (top, bottom), drawn from ``rng``: a digit cut from a scan
     by a segmenter is never boxed as tightly as the annotation, and carries pieces of its neighbours and of the
-    background, as the boxes of the val split often do.
+    background, as the boxes of the val split often do. ``copies``: cuts of each digit (each box jittered anew),
+    from one reading of each image.
     """
     if split not in ("train", "val"):
         raise ValueError(f"unknown ORAND split {split!r}")
@@ -65,15 +67,16 @@ def load_orand_digits(
             digit = int(row["digit"])
         except ValueError:
             raise DataError(f"{directory / 'digit_boxes.csv'}: bad row {row}") from None
-        if jitter > 0:
-            x, y, w, h = _jittered(x, y, w, h, jitter, rng or np.random.default_rng())
-        x0, y0 = max(x, 0), max(y, 0)
-        crop = image[y0 : y + h, x0 : x + w]
-        if crop.size == 0 or not 0 <= digit <= 9:
-            raise DataError(f"{directory / 'digit_boxes.csv'}: empty box or bad digit in {row}")
-        crops.append(crop)
-        labels.append(digit)
-        sources.append(name)
+        for _ in range(copies):
+            box = (x, y, w, h) if jitter <= 0 else _jittered(x, y, w, h, jitter, rng or np.random.default_rng())
+            bx, by, bw, bh = box
+            x0, y0 = max(bx, 0), max(by, 0)
+            crop = image[y0 : by + bh, x0 : bx + bw]
+            if crop.size == 0 or not 0 <= digit <= 9:
+                raise DataError(f"{directory / 'digit_boxes.csv'}: empty box or bad digit in {row}")
+            crops.append(crop)
+            labels.append(digit)
+            sources.append(name)
     if not crops:
         raise DataError(f"{directory}: no boxed digits for split {split!r}")
     return crops, np.array(labels, np.int64), sources

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from pipeline.flows.discover import ScanFile
+from pipeline.segment.document import REVIEW_PAD
 from pipeline.segment.pages import DEFAULT_MAX_PIXELS, Page, PageError, ScanError, load_pages
 
 # oneDNN (PyTorch's CPU kernels) keeps up to 1,024 compiled primitives, one set per input shape; the number of
@@ -142,7 +143,7 @@ def _write_crop(out_dir: Path, page: _PageKept, field: dict, scan: ScanFile, pos
     box = field["bbox"]
     image = page.pixels
     if box:
-        pad = 8
+        pad = REVIEW_PAD
         ox, oy = page.origin
         x0, y0, x1, y1 = box
         image = image[max(0, y0 - pad - oy) : max(0, y1 + pad - oy), max(0, x0 - pad - ox) : max(0, x1 + pad - ox)]

@@ -97,9 +97,9 @@ def train_validation_split(
     is_val = np.array([s in held for s in sources])
     val_parts.append(orand.subset(np.nonzero(is_val)[0]))
     train_parts.append(orand.subset(np.nonzero(~is_val)[0]))
-    kept = set(names) - held
-    for _ in range(orand_copies if orand_jitter > 0 else 0):
-        crops, labels, _ = load_orand_digits(data_dir / "orand-car-a-dev", "train", kept, orand_jitter, rng)
+    if orand_copies > 0 and orand_jitter > 0:
+        folder, kept = data_dir / "orand-car-a-dev", set(names) - held
+        crops, labels, _ = load_orand_digits(folder, "train", kept, orand_jitter, rng, orand_copies)
         train_parts.append(_digit_set(crops, labels, "orand", norm, "dark"))
     return DigitSet.concat(train_parts), DigitSet.concat(val_parts)
 

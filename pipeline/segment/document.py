@@ -26,6 +26,7 @@ from pipeline.segment.templates import Template, locate_with_template
 DOCUMENT_KINDS = ("cheque", "envelope", "auto")
 FIELD_KINDS = ("amount", "zip", "number")
 KINDS = DOCUMENT_KINDS + FIELD_KINDS
+REVIEW_PAD = 8  # page pixels of margin around a field's box in its review crop (the kept region has the same)
 PRIMARY_FIELD = {"cheque": ("amount", "amount"), "envelope": ("zip", "zip")}  # kind -> (field name, field kind)
 
 
@@ -104,7 +105,7 @@ class LocatedPage:
     review_box: BoxXYXY | None = None
 
 
-def locate(item: PageInput | tuple, templates: dict[str, Template] | None = None, pad: int = 8) -> LocatedPage:
+def locate(item: PageInput | tuple, templates: dict[str, Template] | None = None) -> LocatedPage:
     """Locate one page's fields (:func:`locate_page`); a page that fails gets an error result, never raises."""
     page = item if isinstance(item, PageInput) else PageInput(*item)
     try:
@@ -120,6 +121,7 @@ def locate(item: PageInput | tuple, templates: dict[str, Template] | None = None
     boxes = [b for places in out.fields for p in places for b in (p.crop_box, p.bbox) if b is not None]
     if boxes and not result.fields:  # every field found: its review crop lies within its places
         h, w = page.image.shape[:2]
+        pad = REVIEW_PAD
         out.review_box = (
             max(0, min(b[0] for b in boxes) - pad), max(0, min(b[1] for b in boxes) - pad),
             min(w, max(b[2] for b in boxes) + pad), min(h, max(b[3] for b in boxes) + pad),
