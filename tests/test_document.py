@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.segment.document import PageInput, PageResult, read_pages
-from pipeline.segment.field import FieldReader
+from pipeline.segment.document import PageInput, PageResult, _choose, read_pages
+from pipeline.segment.field import FieldReader, FieldResult
 from pipeline.segment.kind import guess_kind
 from pipeline.segment.pageview import make_view
 from pipeline.segment.templates import TemplateError, locate_with_template, parse_template
@@ -107,3 +107,24 @@ def test_template_places_the_amount_and_refuses_a_wrong_page(docs):
     with pytest.raises(TemplateError):
         parse_template({"name": "x", "aspect": 2, "fields": {"amount": [0.5, 0.5, 0.4, 0.6]}})
 
+
+
+def _reading(status: str, value: str | None, confidence: float, kind: str = "zip") -> FieldResult:
+    return FieldResult("zip", kind, status, value, value or "", value or "", confidence, None, None)
+
+
+def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
+    first_bad = _reading("rejected", None, 0.9)
+    assert _choose([_reading("accepted", "12345", 0.99), _reading("accepted", "54321", 1.0)]) == 0
+    assert _choose([_reading("rejected", "12345", 0.5), _reading("rejected", "54321", 0.9)]) == 0
+    # an accepted runner-up wins; of two, the surer one
+    assert _choose([first_bad, _reading("accepted", "11111", 0.97), _reading("accepted", "22222", 0.99)]) == 2
+    # a ZIP whose first reading has no ZIP syntax: the runner-up with syntax the reader is surest of, not the
+    # first listed (a wide cut that read the state's letters as digits is listed before the right one)
+    wide = _reading("rejected", "14114-9880", 0.58)
+    right = _reading("rejected", "91880", 0.76)
+    assert _choose([first_bad, wide, right]) == 2
+    assert _choose([first_bad, _reading("rejected", None, 0.99), wide]) == 2
+    # amount syntax is too loose to move away from the first place on syntax alone
+    amount = [_reading("rejected", None, 0.9, "amount"), _reading("rejected", "12.00", 0.99, "amount")]
+    assert _choose(amount) == 0
