@@ -15,7 +15,7 @@ from pipeline.segment.amount import Token
 
 @dataclass(frozen=True)
 class ParsedZip:
-    value: str | None  # "12345" or "12345-6789"; None when the syntax is bad
+    value: str | None  # "12345" or "12345-6789"; None when there are not 5 or 9 digits (ok False: marks around them)
     digits: str
     text: str
     ok: bool
@@ -34,6 +34,11 @@ def parse_zip(tokens: list[Token] | str) -> ParsedZip:
         return ParsedZip(digits, digits, text, True)
     if re.fullmatch(r"\d{5}-?\d{4}", text):
         return ParsedZip(f"{digits[:5]}-{digits[5:]}", digits, text, True)
+    if len(digits) in (5, 9):
+        # as many digits as a ZIP has, with marks no ZIP holds (a speck read as '.', a stroke as '-'): the syntax
+        # fails and the field is rejected, but the digits are the reviewer's best guess and tell the right place
+        value = digits if len(digits) == 5 else f"{digits[:5]}-{digits[5:]}"
+        return ParsedZip(value, digits, text, False, f"marks a ZIP code does not have: {text!r}")
     return ParsedZip(None, digits, text, False, f"not 5 or 5+4 digits: {text!r}")
 
 
