@@ -34,9 +34,11 @@ def parse_zip(tokens: list[Token] | str) -> ParsedZip:
         return ParsedZip(digits, digits, text, True)
     if re.fullmatch(r"\d{5}-?\d{4}", text):
         return ParsedZip(f"{digits[:5]}-{digits[5:]}", digits, text, True)
-    if len(digits) in (5, 9):
-        # as many digits as a ZIP has, with marks no ZIP holds (a speck read as '.', a stroke as '-'): the syntax
-        # fails and the field is rejected, but the digits are the reviewer's best guess and tell the right place
+    # marks no ZIP holds (a speck read as '.', a stroke as a leading dash) around the digits of a well-formed code:
+    # the syntax fails and the field is rejected, but the digits are the reviewer's best guess and tell the right
+    # place. A dash elsewhere than after the fifth digit is no such mark: '8-4635' is the tail of a cut ZIP+4
+    bare = re.sub(r"-+", "-", re.sub(r"[^\d-]", "", text)).strip("-")
+    if re.fullmatch(r"\d{5}(-?\d{4})?", bare):
         value = digits if len(digits) == 5 else f"{digits[:5]}-{digits[5:]}"
         return ParsedZip(value, digits, text, False, f"marks a ZIP code does not have: {text!r}")
     return ParsedZip(None, digits, text, False, f"not 5 or 5+4 digits: {text!r}")
