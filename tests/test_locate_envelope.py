@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.segment.document import PageInput, locate_page
-from pipeline.segment.locate_envelope import erase_frames, locate_zip
+from pipeline.segment.locate_envelope import _zip_groups, erase_frames, locate_zip
 from pipeline.segment.pageview import make_view
 from tests.documents_helper import iou, make, paper_over
 
@@ -53,3 +53,16 @@ def test_envelope_without_address_is_not_found():
     loc = locate_zip(make_view(blank, doc.dpi))
     assert loc.bbox is None or iou(loc.bbox, (x0, y0, x1, y1)) < 0.3
     assert loc.reason is not None
+
+
+def test_a_zip_plus_4_dash_anchors_a_place_when_its_widest_gaps_are_inside_the_plus_4():
+    """The last address line of envelope_0018 (dev seed 104), piece boxes at 100 dpi: the state, '2', '3', '6',
+    '00' touching, the dash, '78' touching, '8', '5'. The widest gaps lie inside '7885', so the gap ranking alone
+    never offers the cut before '2'; the dash does."""
+    inch = lambda v: round(100 * v)  # noqa: E731
+    line = [(400, 270, 440, 300), (450, 272, 483, 304), (512, 278, 533, 301), (540, 278, 568, 301),
+            (574, 276, 597, 299), (603, 274, 663, 300), (670, 287, 679, 292), (686, 275, 727, 300),
+            (734, 277, 764, 301), (771, 276, 806, 298)]  # fmt: skip
+    starts = [group[0][0] for group in _zip_groups(line, inch)]
+    assert 512 in starts
+    assert len(starts) == 3  # still the first choice and two runner-ups: no more reading per envelope

@@ -229,8 +229,12 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
     # runner-ups: the best cut that leaves as many digits as a ZIP has, and as a ZIP+4 has, then the best others
     # (a ZIP+4 cut at its dash, or a cut that took the state's letters in, is rarely the second-widest gap)
     shaped = [next((i for _s, i in ranked if digit_count(pieces[i:]) in counts), None) for counts in ((5,), (9, 10))]
+    # a ZIP+4's dash anchors it wherever the gaps fall: the best cut left of a dash followed by about four digits'
+    # width of ink (spaced-out writing puts the widest gaps inside the +4 part, touching digits hide from counts)
+    dashes_at_end = [p for p in pieces if is_dash(p) and 2.0 * height <= right_edge - p[2] <= 6.0 * height]
+    anchored = best(max(dashes_at_end)[0]) if dashes_at_end else None
     others: list[int] = []
-    for i in [*shaped, *(i for _s, i in ranked)]:
+    for i in [anchored, *shaped, *(i for _s, i in ranked)]:
         if i is not None and i != cut and i not in others and len(others) < alternatives:
             others.append(i)
     return [pieces[i:] for i in [cut, *others]]
