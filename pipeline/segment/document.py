@@ -165,13 +165,13 @@ def read_pages(
 
 def _choose(readings: list[FieldResult]) -> int:
     """Which of a field's candidate places to believe: the locator's first choice, unless the reader rejects it
-    and accepts a runner-up. For a ZIP, a runner-up whose reading merely has ZIP syntax (5 or 5+4 digits) also
-    wins over a first choice whose reading does not, as that syntax is strict. Among such runner-ups the one the
-    reader is surest of wins, not the first listed: a wide cut that took the state's letters in reads as nine
-    digits too, but with less confidence (dev seeds 101 and 104, 800 envelopes: two ZIPs more read right, two
-    more located and one fewer). Amount syntax is too permissive to trade a correctly located but unreadable
-    amount for a wrongly located one. (Preferring five digits over nine undashed ones was tried: a ZIP+4 whose
-    dash the reader missed then lost to a cut inside it.)"""
+    and accepts a runner-up. For a ZIP, a runner-up whose reading merely gives a ZIP (5 or 5+4 digits, if need be
+    among marks no ZIP holds) also wins over a first choice whose reading does not, as that syntax is strict.
+    Among such runner-ups the one the reader is surest of wins, not the first listed: a wide cut that took the
+    state's letters in reads as nine digits too, but with less confidence (dev seeds 101 and 104, 800 envelopes:
+    two ZIPs more read right, two more located and one fewer). Amount syntax is too permissive to trade a
+    correctly located but unreadable amount for a wrongly located one. (Preferring five digits over nine undashed
+    ones was tried: a ZIP+4 whose dash the reader missed then lost to a cut inside it.)"""
     first = readings[0]
     if first.status == "accepted":
         return 0

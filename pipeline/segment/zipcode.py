@@ -15,7 +15,7 @@ from pipeline.segment.amount import Token
 
 @dataclass(frozen=True)
 class ParsedZip:
-    value: str | None  # "12345" or "12345-6789"; None when there are not 5 or 9 digits (ok False: marks around them)
+    value: str | None  # "12345" or "12345-6789" (ok False: among marks no ZIP holds); None when the digits form none
     digits: str
     text: str
     ok: bool
@@ -23,7 +23,8 @@ class ParsedZip:
 
 
 def parse_zip(tokens: list[Token] | str) -> ParsedZip:
-    """Parse read characters into a ZIP code; any mark other than one dash after the fifth digit is bad syntax."""
+    """Parse read characters into a ZIP code; any mark other than one dash after the fifth digit is bad syntax
+    (though the digits of a well-formed code among such marks are still given as the value: the best guess)."""
     if isinstance(tokens, str):
         tokens = [Token(c) for c in tokens if not c.isspace()]
     text = "".join(t.char for t in tokens if t.char)
