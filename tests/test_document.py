@@ -125,6 +125,12 @@ def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
     right = _reading("rejected", "91880", 0.76)
     assert _choose([first_bad, wide, right]) == 2
     assert _choose([first_bad, _reading("rejected", None, 0.99), wide]) == 2
+    assert _choose([first_bad, _reading("rejected", "11111", 0.7), _reading("rejected", "22222", 0.7)]) == 1  # a tie
+    # an accepted runner-up beats a surer rejected one; a well-formed reading one repaired from among stray marks
+    assert _choose([first_bad, _reading("rejected", "11111", 0.99), _reading("accepted", "22222", 0.9)]) == 2
+    repaired = _reading("rejected", "94843-0865", 0.95)
+    repaired.problems = [("bad_syntax", "marks a ZIP code does not have: '9.4843-0865'")]
+    assert _choose([first_bad, repaired, right]) == 2
     # amount syntax is too loose to move away from the first place on syntax alone
     amount = [_reading("rejected", None, 0.9, "amount"), _reading("rejected", "12.00", 0.99, "amount")]
     assert _choose(amount) == 0

@@ -87,7 +87,9 @@ def test_zips(text: str, value: str) -> None:
     assert parsed.value == value
 
 
-@pytest.mark.parametrize("text", ["1234", "123456", "12345-678", "", "1-2", "1234-56789", "6928-5", "8-4635"])
+@pytest.mark.parametrize(
+    "text", ["1234", "123456", "12345-678", "", "1-2", "1234-56789", "1234=56789", "6928-5", "8-4635", "8=4635"],
+)  # fmt: skip
 def test_bad_zips(text: str) -> None:
     parsed = parse_zip(text)
     assert not parsed.ok
@@ -97,7 +99,8 @@ def test_bad_zips(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "guess"),
     [("12.345", "12345"), ("12345--6789", "12345-6789"), ("9.4843-0865", "94843-0865"), ("-12345", "12345"),
-     ("12345.", "12345"), ("1,2345-6789", "12345-6789")],
+     ("12345.", "12345"), ("1,2345-6789", "12345-6789"), ("12345=6789", "12345-6789"), ("12345.6789", "12345-6789"),
+     ("4.1262", "41262")],
 )  # fmt: skip
 def test_zips_with_marks_a_zip_has_not_are_bad_syntax_with_a_best_guess(text: str, guess: str) -> None:
     """A speck read as a point, a stray stroke as a dash: rejected, but the digits are still the best guess."""

@@ -163,6 +163,10 @@ def read_pages(
     return read_located([locate(item, templates) for item in pages], reader)
 
 
+def _well_formed(reading: FieldResult) -> bool:
+    return not any(reason == "bad_syntax" for reason, _detail in reading.problems)
+
+
 def _choose(readings: list[FieldResult]) -> int:
     """Which of a field's candidate places to believe: the locator's first choice, unless the reader rejects it
     and accepts a runner-up. For a ZIP, a runner-up whose reading merely gives a ZIP (5 or 5+4 digits, if need be
@@ -180,7 +184,8 @@ def _choose(readings: list[FieldResult]) -> int:
     if accepted:
         return max(accepted)[2]
     if first.kind == "zip" and first.value is None:
-        valid = [(r.confidence, -k, k) for k, r in runners if r.value is not None]
+        # a well-formed reading before one repaired from among stray marks, then the surer
+        valid = [(_well_formed(r), r.confidence, -k, k) for k, r in runners if r.value is not None]
         if valid:
-            return max(valid)[2]
+            return max(valid)[3]
     return 0

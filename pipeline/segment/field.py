@@ -50,7 +50,8 @@ class CharacterResult:
 
 @dataclass
 class FieldResult:
-    """A read field. ``value`` is the normalised value (None if the syntax failed); ``digits`` the digit string."""
+    """A read field. ``value`` is the normalised value, the best guess even when rejected (None when none can be
+    read: a ZIP keeps its digits among stray marks, with reason bad_syntax); ``digits`` the digit string."""
 
     name: str
     kind: str

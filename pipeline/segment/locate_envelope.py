@@ -226,8 +226,9 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
             cut = max(plus)[1]
     ranked = sorted(((score(i, g), i) for i, g in cuts if 2.0 * height <= right_edge - pieces[i][0] <= 14 * height),
                     reverse=True)  # fmt: skip
-    # runner-ups: the best cut that leaves as many digits as a ZIP has, and as a ZIP+4 has, then the best others
-    # (a ZIP+4 cut at its dash, or a cut that took the state's letters in, is rarely the second-widest gap)
+    # runner-ups: the cut a ZIP+4's dash anchors (below), the best cut that leaves as many digits as a ZIP has, and
+    # as a ZIP+4 has, then the best others, two at most (a ZIP+4 cut at its dash, or a cut that took the state's
+    # letters in, is rarely the second-widest gap)
     shaped = [next((i for _s, i in ranked if digit_count(pieces[i:]) in counts), None) for counts in ((5,), (9, 10))]
     # a ZIP+4's dash anchors it wherever the gaps fall: the best cut left of a dash followed by about four digits'
     # width of ink (spaced-out writing puts the widest gaps inside the +4 part, touching digits hide from counts)

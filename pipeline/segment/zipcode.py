@@ -15,7 +15,7 @@ from pipeline.segment.amount import Token
 
 @dataclass(frozen=True)
 class ParsedZip:
-    value: str | None  # "12345" or "12345-6789" (ok False: among marks no ZIP holds); None when the digits form none
+    value: str | None  # "12345" or "12345-6789" (ok False: repaired from among marks no ZIP holds); else None
     digits: str
     text: str
     ok: bool
@@ -37,8 +37,11 @@ def parse_zip(tokens: list[Token] | str) -> ParsedZip:
         return ParsedZip(f"{digits[:5]}-{digits[5:]}", digits, text, True)
     # marks no ZIP holds (a speck read as '.', a stroke as a leading dash) around the digits of a well-formed code:
     # the syntax fails and the field is rejected, but the digits are the reviewer's best guess and tell the right
-    # place. A dash elsewhere than after the fifth digit is no such mark: '8-4635' is the tail of a cut ZIP+4
-    bare = re.sub(r"-+", "-", re.sub(r"[^\d-]", "", text)).strip("-")
+    # place. A dash (or '=', a dash in two strokes) elsewhere than after the fifth digit is no such mark: '8-4635'
+    # is the tail of a cut ZIP+4. A point there is a speck as a rule ('4.1262' twice on the dev seeds)
+    if len(digits) == 5 and re.search(r"[-=]\d{4}$", text):
+        return ParsedZip(None, digits, text, False, f"the tail of a ZIP+4, not a ZIP: {text!r}")
+    bare = re.sub(r"-+", "-", re.sub(r"[^\d-]", "", text.replace("=", "-"))).strip("-")
     if re.fullmatch(r"\d{5}(-?\d{4})?", bare):
         value = digits if len(digits) == 5 else f"{digits[:5]}-{digits[5:]}"
         return ParsedZip(value, digits, text, False, f"marks a ZIP code does not have: {text!r}")
