@@ -24,6 +24,7 @@ from pipeline.review.decisions import Conflict, decide, reopen_last
 from pipeline.review.export import export_corrections
 from pipeline.review.keyed import InvalidValue, parse_keyed
 from pipeline.review.security import TokenRequired, check_bind
+from pipeline.review.view import load_field
 from tests.review_helper import FIELDS, build_review_out
 
 LOCAL = "http://127.0.0.1:8000"
@@ -363,3 +364,16 @@ def test_review_tables_are_added_to_an_existing_store(review_out):
     prepare_store(review_out.out)
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"corrections", "review_leases", "review_skips", "review_sessions"} <= names
+
+
+def test_a_zip_read_among_stray_marks_is_offered_as_the_code_its_digits_make(review_out, db):
+    """The reader keeps '12345' as the value of '1.2345' (a speck read as a point): the reviewer gets the code to
+    confirm, and the page still shows what the machine read."""
+    zip_id = field_ids(db)["zip_b.png"]
+    db.execute("UPDATE fields SET text = ?, value = ?, reason = 'bad_syntax' WHERE id = ?",
+               ("1.2345", "12345", zip_id))  # fmt: skip
+    db.commit()
+    view = load_field(db, review_out.out, zip_id)
+    assert (view.guess, view.machine_text) == ("12345", "1.2345")
+    amount_id = field_ids(db)["amount_b.png"]  # other fields still offer what was read, as written
+    assert load_field(db, review_out.out, amount_id).guess == "507"

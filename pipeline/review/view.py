@@ -68,11 +68,15 @@ def load_field(db: sqlite3.Connection, out_dir: Path, field_id: int) -> FieldVie
         for c in db.execute("SELECT * FROM characters WHERE field_id = ? ORDER BY position", (field_id,))
     ]
     machine = row["text"] or row["value"] or row["digits"] or ""
+    # a ZIP read among stray marks ('9.4843-0865') kept the code its digits make: offer that, and the page still
+    # says what the machine read
+    repaired = row["name"] == "zip" and row["reason"] == "bad_syntax" and row["value"]
+    offered = row["value"] if repaired else machine
     return FieldView(
         id=row["id"], document_id=row["document_id"], document=row["document"], page=row["page"], kind=row["kind"],
         name=row["name"], reason=row["reason"], reason_text=REASON_TEXT.get(row["reason"] or "", ""),
         confidence=row["confidence"], batch_id=row["batch_id"], batch_started=row["started_at"],
-        processed_at=row["processed_at"], guess=previous_entry(db, field_id) or machine, machine_text=machine,
+        processed_at=row["processed_at"], guess=previous_entry(db, field_id) or offered, machine_text=machine,
         hint=HINTS.get(row["name"], ""), has_crop=crop is not None, crop_size=size, characters=characters,
     )  # fmt: skip
 
