@@ -22,6 +22,9 @@ class ParsedZip:
     problem: str = ""
 
 
+ZIP_PATTERN = r"\d{5}(-?\d{4})?"  # five digits, or nine with or without the dash after the fifth
+
+
 def parse_zip(tokens: list[Token] | str) -> ParsedZip:
     """Parse read characters into a ZIP code; any mark other than one dash after the fifth digit is bad syntax
     (though the digits of a well-formed code among such marks are still given as the value: the best guess)."""
@@ -31,19 +34,15 @@ def parse_zip(tokens: list[Token] | str) -> ParsedZip:
     digits = re.sub(r"\D", "", text)
     if not digits:
         return ParsedZip(None, "", text, False, "no digits")
-    if re.fullmatch(r"\d{5}", text):
-        return ParsedZip(digits, digits, text, True)
-    if re.fullmatch(r"\d{5}-?\d{4}", text):
-        return ParsedZip(f"{digits[:5]}-{digits[5:]}", digits, text, True)
     # marks no ZIP holds (a speck read as '.', a stroke as a leading dash) around the digits of a well-formed code:
     # the syntax fails and the field is rejected, but the digits are the reviewer's best guess and tell the right
     # place. A dash (or '=', a dash in two strokes) elsewhere than after the fifth digit is no such mark: '8-4635'
     # is the tail of a cut ZIP+4. A point there is a speck as a rule ('4.1262' twice on the dev seeds)
-    if len(digits) == 5 and re.search(r"[-=]\d{4}$", text):
-        return ParsedZip(None, digits, text, False, f"the tail of a ZIP+4, not a ZIP: {text!r}")
     bare = re.sub(r"-+", "-", re.sub(r"[^\d-]", "", text.replace("=", "-"))).strip("-")
-    if re.fullmatch(r"\d{5}(-?\d{4})?", bare):
+    if re.fullmatch(ZIP_PATTERN, bare):
         value = digits if len(digits) == 5 else f"{digits[:5]}-{digits[5:]}"
+        if re.fullmatch(ZIP_PATTERN, text):
+            return ParsedZip(value, digits, text, True)
         return ParsedZip(value, digits, text, False, f"marks a ZIP code does not have: {text!r}")
     return ParsedZip(None, digits, text, False, f"not 5 or 5+4 digits: {text!r}")
 
