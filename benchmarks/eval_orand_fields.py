@@ -81,12 +81,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="fields per network call")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--weights", type=Path, default=None, help="a weights file (default: the shipped one)")
     parser.add_argument("--verbose", action="store_true", help="print every field")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from pipeline.recognize.classifier import DigitClassifier
 
-    classifier = DigitClassifier(device=args.device)
+    classifier = DigitClassifier(args.weights, device=args.device)
     reader = FieldReader(classifier)
     print(f"weights {classifier.weights_path} sha {classifier.weights_sha256[:12]} thr {classifier.threshold:.4f}")
     orand = args.data / "orand-car-a-dev"

@@ -165,31 +165,34 @@ def train(
         history, first_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
         log(f"resumed from {checkpoint_path} after epoch {first_epoch}")
 
-    images = torch.from_numpy(train_set.images).unsqueeze(1)
-    labels = torch.from_numpy(train_set.labels)
+    # the digits live on the training device, so a GPU also does the distortions; the random draws stay on the
+    # CPU generator, so CPU and CUDA runs see the same distortions
+    images = torch.from_numpy(train_set.images).unsqueeze(1).to(device)
+    labels = torch.from_numpy(train_set.labels).to(device)
     for epoch in range(first_epoch, config.epochs):
         epoch_start = time.perf_counter()
         model.train()
         order = torch.from_numpy(epoch_order(train_set, config.repeats, order_rng))
         batches = range(0, len(order), config.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        total_loss = 0.0
+        total_loss = torch.zeros((), device=device)  # summed on the device: no wait for the GPU on every step
         for start in bar:
-            index = order[start : start + config.batch_size]
-            x = distort(images[index], config.distortion, distort_gen).to(device, non_blocking=True)
-            y = labels[index].to(device, non_blocking=True)
+            index = order[start : start + config.batch_size].to(device)
+            x = distort(images[index], config.distortion, distort_gen)
+            y = labels[index]
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             ema.update_parameters(model)
-            total_loss += loss.item() * len(index)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            total_loss += loss.detach() * len(index)
+            if progress and start % (50 * config.batch_size) == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
         val_error = per_source_error(predict_logits(ema.module, val_set.images, device), val_set)
         record = {
             "epoch": epoch + 1,
-            "loss": total_loss / len(order),
+            "loss": total_loss.item() / len(order),
             "val_error": val_error,
             "seconds": time.perf_counter() - epoch_start,
         }
