@@ -377,3 +377,16 @@ def test_a_zip_read_among_stray_marks_is_offered_as_the_code_its_digits_make(rev
     assert (view.guess, view.machine_text) == ("12345", "1.2345")
     amount_id = field_ids(db)["amount_b.png"]  # other fields still offer what was read, as written
     assert load_field(db, review_out.out, amount_id).guess == "507"
+
+
+def test_an_amount_whose_separators_break_its_grouping_is_offered_as_the_value_they_meant(review_out, db):
+    """'4.627.95' (a comma read as a point) keeps the value 4627.95: offered to the reviewer, the reading shown."""
+    amount_id = field_ids(db)["amount_b.png"]
+    db.execute("UPDATE fields SET text = ?, value = ?, reason = 'bad_syntax' WHERE id = ?",
+               ("4.627.95", "4627.95", amount_id))  # fmt: skip
+    db.commit()
+    view = load_field(db, review_out.out, amount_id)
+    assert (view.guess, view.machine_text) == ("4627.95", "4.627.95")
+    db.execute("UPDATE fields SET value = NULL WHERE id = ?", (amount_id,))  # nothing mended: what was read
+    db.commit()
+    assert load_field(db, review_out.out, amount_id).guess == "4.627.95"

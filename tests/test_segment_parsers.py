@@ -58,7 +58,7 @@ def test_raised_cents() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["12.5", "1.2345", "12,34,5", "1.234.56", "12-34", "", "-.-", "0123", "57^5", "1,2345.00", "25/x", "12xx", "x12"],
+    ["12.5", "1.2345", "12,34,5", "5.0831.44", "12-34", "", "-.-", "0123", "57^5", "1,2345.00", "25/x", "12xx", "x12"],
 )
 def test_bad_amounts(text: str) -> None:
     if "^" in text:
@@ -69,6 +69,24 @@ def test_bad_amounts(text: str) -> None:
     assert not parsed.ok
     assert parsed.value is None
     assert parsed.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "guess"),
+    [
+        ("1.234.56", "1234.56"),  # a comma read as a point
+        ("4.627.95", "4627.95"),
+        ("13.554..99", "13554.99"),
+        ("3.11.850.00", "311850"),  # Indian grouping, commas read as points
+        ("2478.000.00", "2478000"),  # a comma missed in the first group
+        ("2.49102", "2491.02"),  # the decimal point missed: a thousands group and the cents
+        ("*8.17100", "8171"),
+    ],
+)
+def test_amounts_whose_separators_break_the_grouping_are_bad_syntax_with_a_best_guess(text: str, guess: str) -> None:
+    parsed = parse_amount(text)
+    assert not parsed.ok and parsed.problem
+    assert parsed.value == guess
 
 
 def test_bad_amount_keeps_its_digits() -> None:

@@ -68,9 +68,10 @@ def load_field(db: sqlite3.Connection, out_dir: Path, field_id: int) -> FieldVie
         for c in db.execute("SELECT * FROM characters WHERE field_id = ? ORDER BY position", (field_id,))
     ]
     machine = row["text"] or row["value"] or row["digits"] or ""
-    # a ZIP read among stray marks ('9.4843-0865') kept the code its digits make: offer that, and the page still
-    # says what the machine read
-    repaired = row["name"] == "zip" and row["reason"] == "bad_syntax" and row["value"]
+    # a reading whose syntax is bad but whose value could be mended (a ZIP among stray marks, '9.4843-0865'; an
+    # amount whose separators break the grouping, '4.627.95') kept the value it most likely meant: offer that, and
+    # the page still says what the machine read
+    repaired = row["reason"] == "bad_syntax" and row["value"]
     offered = row["value"] if repaired else machine
     return FieldView(
         id=row["id"], document_id=row["document_id"], document=row["document"], page=row["page"], kind=row["kind"],

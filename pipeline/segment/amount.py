@@ -25,7 +25,9 @@ class Token:
 
 @dataclass(frozen=True)
 class ParsedAmount:
-    value: str | None  # "1234.56", or None when the syntax is bad
+    # "1234.56"; when the syntax is bad (ok False), the value its separators most likely meant where only they
+    # break it ("4.627.95", "2.49102"), else None
+    value: str | None
     digits: str  # every digit in writing order
     text: str  # as read: "1,234.56"; raised cents shown after a "^"
     ok: bool
@@ -35,6 +37,23 @@ class ParsedAmount:
 _DECORATION = set("*$#-=/x")  # x: the "xx" of "35/xx"
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,])\d{3}(?:\1\d{3})*)?")
 _INDIAN = re.compile(r"\d{1,2}(?:([.,])\d{2})*([.,])\d{3}")
+
+
+def _best_guess(whole: str, cents: str, cents_read: bool) -> str | None:
+    """The amount a grouping that breaks the syntax most likely stands for: a reviewer's starting point, never an
+    accepted value. The groups after the first must still be thousands (threes, or Indian twos then a three): the
+    marks between them were misread (``4.627.95``: a comma read as a point, 4627.95), or one was missed in the
+    first group (``2478.000.00``, 2478000). A last group of five digits is a thousands group plus cents whose point
+    was missed (``2.49102``, 2491.02). Anything else (``12.5``, ``1.2345``) has no guess."""
+    last = re.split(r"[.,]", whole)[-1]
+    if not cents_read and len(last) == 5 and last != whole:
+        whole, cents = whole[:-2], whole[-2:]
+    groups = [len(g) for g in re.split(r"[.,]", whole)[1:]]
+    thousands = all(n == 3 for n in groups) or (groups[-1:] == [3] and all(n == 2 for n in groups[:-1]))
+    bare = re.sub(r"\D", "", whole)
+    if not groups or not thousands or (len(bare) > 1 and bare.startswith("0")):
+        return None
+    return bare if cents == "00" else f"{bare}.{cents}"
 
 
 def _as_text(tokens: list[Token]) -> str:
@@ -89,10 +108,12 @@ def parse_amount(tokens: list[Token] | str) -> ParsedAmount:
     if match:
         whole, cents = match.group(1), match.group(2)
     if whole and not (re.fullmatch(r"\d+", whole) or _THOUSANDS.fullmatch(whole) or _INDIAN.fullmatch(whole)):
-        return ParsedAmount(None, digits, text, False, f"bad digit grouping {whole!r}")
+        guess = _best_guess(whole, cents, cents_read=bool(match or raised))
+        return ParsedAmount(guess, digits, text, False, f"bad digit grouping {whole!r}")
     if match and re.search(r"[.,]", whole) and match.group(0)[len(whole)] in whole:
         # "1.234.56": the decimal mark must differ from the thousands mark
-        return ParsedAmount(None, digits, text, False, "decimal mark equals thousands mark")
+        guess = _best_guess(whole, cents, cents_read=True)
+        return ParsedAmount(guess, digits, text, False, "decimal mark equals thousands mark")
     bare = re.sub(r"\D", "", whole)
     if len(bare) > 1 and bare.startswith("0"):
         return ParsedAmount(None, digits, text, False, "leading zero")
