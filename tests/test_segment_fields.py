@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.mnist import load_mnist
-from pipeline.segment.field import FieldCrop, FieldReader, FieldResult
+from pipeline.segment.field import FieldCrop, FieldReader, FieldResult, with_decimal_point
+from pipeline.segment.search import Path, Step
 
 PAPER = 225
 INK = 40
@@ -439,3 +440,27 @@ def test_a_zip_has_no_signs(reader: FieldReader, digits) -> None:
     chars = {st.char for p in best_paths(atoms, segments, probs, scale, config) for st in p.steps}
     assert "$" in chars  # the same field read as an amount offers the sign
     assert not set("$*x") & set(read(reader, image, "zip").text)
+
+
+def _path(cost: float, chars: str) -> Path:
+    """A hand-made reading: digits as digit steps, '~' as noise, any other mark as a symbol step."""
+    steps = tuple(
+        Step(i, "digit" if c.isdigit() else "symbol", "" if c == "~" else c, 0.0) for i, c in enumerate(chars)
+    )
+    return Path(cost, steps)
+
+
+def test_a_reading_with_the_decimal_point_wins_when_it_costs_little_more() -> None:
+    """'661330' (the point glued onto the 3 or called noise) loses to '6613.30' when that costs at most the margin
+    more and has the same digits; a point already read, other digits, a dearer reading or a mark elsewhere change
+    nothing."""
+    chosen = _path(5.0, "661~330")
+    with_point = _path(5.6, "6613.30")
+    other_digits = _path(5.2, "6618.30")
+    too_dear = _path(6.5, "6613,30")
+    ending = _path(5.9, "6613.30/-")  # an ending after the cents does not hide the point
+    paths = [chosen, other_digits, with_point, ending, too_dear]
+    assert with_decimal_point(paths, chosen, 1.0) == [with_point, ending]
+    assert with_decimal_point(paths, chosen, 0.5) == []
+    assert with_decimal_point(paths, with_point, 1.0) == []  # the chosen reading has its point already
+    assert with_decimal_point([chosen, _path(5.1, "661.330")], chosen, 1.0) == []  # a thousands mark: no cents

@@ -51,7 +51,8 @@ class CharacterResult:
 @dataclass
 class FieldResult:
     """A read field. ``value`` is the normalised value, the best guess even when rejected (None when none can be
-    read: a ZIP keeps its digits among stray marks, with reason bad_syntax); ``digits`` the digit string."""
+    read; with reason bad_syntax a ZIP keeps the code its digits make among stray marks, and an amount the value
+    its separators most likely meant); ``digits`` the digit string."""
 
     name: str
     kind: str
@@ -90,6 +91,9 @@ class ReaderConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     temperature: float = 1.0  # path costs over this temperature are log-odds between the k best readings
     syntax_margin: float = 4.0  # a reading with good syntax this much costlier than the best still wins
+    # an amount reading that takes a mark before the last two digits as the decimal point, with the same digits,
+    # wins over one without it when it costs at most this much more (see with_decimal_point)
+    point_margin: float = 1.0
     min_field_confidence: float | None = None  # P(right) needed to accept; None: the fitted per-kind threshold
     zip_book: ZipBook | None = None  # valid ZIP codes: a code not in it is rejected, the likeliest valid one kept
     # hints shown to reviewers when a field is rejected (they no longer decide alone):
@@ -391,6 +395,15 @@ class FieldReader:
             if parsed.ok:
                 valid.setdefault(parsed.value or parsed.digits, path.cost)
                 chosen = chosen or path
+        if chosen is not None and item.crop.kind == "amount":
+            for path in with_decimal_point(paths, chosen, self.config.point_margin):
+                _, tokens, _ = self._characters(list(path.steps), item, probs)
+                parsed = self._parse(item.crop.kind, tokens)
+                if parsed.ok:
+                    value = parsed.value or parsed.digits
+                    valid = {value: path.cost, **{v: c for v, c in valid.items() if v != value}}
+                    chosen = path
+                    break
         return (chosen or paths[0]), list(valid.items())
 
     def _digit_sized(self, seg: Segment, char: str, scale: Scale) -> bool:
@@ -442,3 +455,30 @@ def _overlap(a: Segment, b: Segment) -> int:
 def read_field(image: np.ndarray, kind: FieldKind, name: str = "", reader: FieldReader | None = None) -> FieldResult:
     """Convenience: read one crop with a (new, or given) reader. Flows should keep one reader and call read_many."""
     return (reader or FieldReader()).read(image, kind, name)
+
+
+def _point_before_cents(path: Path) -> bool:
+    """The path reads a '.' or ',' right before its last two digits (an ending such as '/-' after them aside)."""
+    marks = [step for step in path.steps if step.char]
+    while marks and marks[-1].kind != "digit":
+        marks.pop()
+    return len(marks) >= 3 and marks[-2].kind == "digit" and marks[-3].kind == "symbol" and marks[-3].char in ".,"
+
+
+def with_decimal_point(paths: Sequence[Path], chosen: Path, margin: float) -> list[Path]:
+    """Readings of an amount that differ from ``chosen`` only by a decimal point before the last two digits, at
+    most ``margin`` dearer, cheapest first; none when ``chosen`` has that point.
+
+    A point often touches the digit before it or is no bigger than a speck, and the cheapest path then glues it
+    onto that digit or calls it noise: '6613.30' read as '661330', '8.00' as '800'. A reading that takes it as
+    the point with the same digits and nearly the same cost is then the likelier one: on 800 generated cheques
+    (dev seeds 101 and 104) the value became right on 20 amounts and wrong on none. The field stays rejected
+    unless the reader is sure of it anyway: the cheaper reading still counts against it in the posterior.
+    """
+    if _point_before_cents(chosen):
+        return []
+    return [
+        p for p in paths
+        if p is not chosen and p.cost <= chosen.cost + margin and p.digits == chosen.digits and _point_before_cents(p)
+    ]  # fmt: skip
+
