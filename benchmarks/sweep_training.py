@@ -12,7 +12,8 @@ Usage::
 (``repeats``, ``distortion`` and ``model`` are merged into the defaults), for example
 ``{"name": "el8_s1", "seed": 1, "epochs": 60, "orand_copies": 4, "repeats": {"orand": 2},
 "distortion": {"elastic_share": 0.8}}``. Each run writes ``OUT/NAME/lenet5.pt`` and its log; ``OUT/results.jsonl``
-gets one line per run: the last epoch's validation errors and ``pipeline evaluate``'s figures.
+gets one line per run, in the runs file's order: the last epoch's validation errors and ``pipeline evaluate``'s
+figures, or ``unfinished`` with the exit status. The script exits non-zero when a run did not finish.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     runs = json.loads(args.runs.read_text())
+    check_runs(runs)
     args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     pending, active, done = list(runs), [], []
@@ -90,16 +92,44 @@ def main() -> None:
             pending.clear()
         time.sleep(2)
 
+    failed = 0
+    finished = {spec["name"]: (folder, process) for spec, folder, _, process in done}
     with open(args.out / "results.jsonl", "w") as handle:
-        for spec, folder, _, _ in done:
-            lines = (folder / "log.txt").read_text().splitlines()
-            results = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
-            row = results[0] if results else {"spec": spec, "unfinished": True, "last_lines": lines[-3:]}
+        for spec in runs:  # in the order of the runs file
+            if spec["name"] not in finished:  # never started: the deadline came first
+                row = {"spec": spec, "unfinished": True, "returncode": None}
+            else:
+                folder, process = finished[spec["name"]]
+                lines = (folder / "log.txt").read_text().splitlines()
+                results = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
+                row = results[0] if results else {
+                    "spec": spec, "unfinished": True, "returncode": process.returncode, "last_lines": lines[-3:],
+                }  # fmt: skip
+            failed += "unfinished" in row
             handle.write(json.dumps(row) + "\n")
             figures = row.get("evaluate", {})
             summary = ", ".join(f"{name} {100 * value['error_rate']:.2f}%" for name, value in figures.items())
-            print(f"{spec['name']}: {summary or 'unfinished'}")
+            print(f"{spec['name']}: {summary or 'unfinished, exit status ' + str(row['returncode'])}")
     print(f"wrote {args.out / 'results.jsonl'}")
+    if failed:
+        sys.exit(f"{failed} of {len(runs)} runs did not finish (see their log.txt)")
+
+
+def check_runs(runs: list[dict]) -> None:
+    """Refuse a runs file with a misspelt setting (it would silently train with the default) or clashing names
+    (runs share a folder by name)."""
+    from dataclasses import fields
+
+    from pipeline.recognize.train import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)} | {"name"}
+    names = [run.get("name") for run in runs]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        sys.exit("every run needs a name of its own")
+    for run in runs:
+        unknown = sorted(set(run) - known)
+        if unknown:
+            sys.exit(f"run {run['name']!r}: unknown settings {unknown} (TrainConfig has {sorted(known - {'name'})})")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,13 @@ def test_amounts_whose_separators_break_the_grouping_are_bad_syntax_with_a_best_
     assert parsed.value == guess
 
 
+def test_amounts_whose_separators_give_no_reading_keep_no_value() -> None:
+    for text in ("0.123.45", "1.234.5", "12.345.6"):  # a leading zero; a last group that is neither 3 nor 5 digits
+        assert parse_amount(text).value is None, text
+    raised = parse_amount([Token(c) for c in "2.49102"] + [Token("9", True), Token("5", True)])
+    assert not raised.ok and raised.value is None  # cents already read: five digits before them are no cents
+
+
 def test_bad_amount_keeps_its_digits() -> None:
     parsed = parse_amount("12.5")
     assert parsed.digits == "125"

@@ -175,7 +175,8 @@ def train(
         order = torch.from_numpy(epoch_order(train_set, config.repeats, order_rng))
         batches = range(0, len(order), config.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        total_loss = torch.zeros((), device=device)  # summed on the device: no wait for the GPU on every step
+        # summed on the device, so a GPU is not waited for on every step
+        total_loss = torch.zeros((), dtype=torch.float64, device=device)
         for start in bar:
             index = order[start : start + config.batch_size].to(device)
             x = distort(images[index], config.distortion, distort_gen)
