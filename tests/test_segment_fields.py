@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.mnist import load_mnist
-from pipeline.segment.field import FieldCrop, FieldReader, FieldResult, with_decimal_point
+from pipeline.segment.field import FieldCrop, FieldReader, FieldResult, ReaderConfig, with_decimal_point
 from pipeline.segment.search import Path, Step
 
 PAPER = 225
@@ -464,3 +464,25 @@ def test_a_reading_with_the_decimal_point_wins_when_it_costs_little_more() -> No
     assert with_decimal_point(paths, chosen, 0.5) == []
     assert with_decimal_point(paths, with_point, 1.0) == []  # the chosen reading has its point already
     assert with_decimal_point([chosen, _path(5.1, "661.330")], chosen, 1.0) == []  # a thousands mark: no cents
+
+
+def test_two_small_high_last_digits_are_raised_cents_unless_an_ending_follows() -> None:
+    """'12⁵⁰' has raised cents; in '1250/-' or '1250/xx' the ending says there are no cents, so the same two
+    small high digits are read level (ORAND-CAR-A train: '100^00-' was read for 10000)."""
+    from types import SimpleNamespace
+
+    from pipeline.segment.components import Scale
+    from pipeline.segment.search import Segment
+
+    def seg(i: int, y: int, h: int) -> Segment:
+        return Segment(i, i + 1, 30 * i, y, 20, h, np.ones((h, 20), bool))
+
+    segments = [seg(0, 0, 40), seg(1, 0, 40), seg(2, 2, 20), seg(3, 2, 20), seg(4, 5, 35), seg(5, 20, 4)]
+    item = SimpleNamespace(segments=segments, scale=Scale(40.0, 0.0, 40.0, 3.0, 20.0))
+    digits = [Step(i, "digit", c, 0.0) for i, c in enumerate("1250")]
+    reader = FieldReader.__new__(FieldReader)
+    reader.config = ReaderConfig()
+    assert reader._raised_cents(digits, item) == {2, 3}
+    ending = [Step(4, "symbol", "/", 0.0), Step(5, "symbol", "-", 0.0)]
+    assert reader._raised_cents(digits + ending, item) == set()
+    assert reader._raised_cents([*digits, Step(5, "symbol", "", 0.0)], item) == {2, 3}  # noise is no ending
