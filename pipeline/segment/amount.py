@@ -46,8 +46,8 @@ def _best_guess(whole: str, cents: str, cents_read: bool) -> str | None:
     first group (``2478.000.00``, 2478000). A last group of five digits is a thousands group plus cents whose point
     was missed (``2.49102``, 2491.02). Anything else (``12.5``, ``1.2345``) has no guess."""
     last = re.split(r"[.,]", whole)[-1]
-    # (a five-digit group ending in '00' could also be an Indian '1,00,000' with a comma missed: the cents reading
-    # is kept, as the comma-then-point amounts it comes from are far more common on the cheques generated here)
+    # (a five-digit group ending in '00' could also be an Indian '1,00,000' with a comma missed: the guess takes
+    # the cents reading, and the field stays rejected either way, for the reviewer to settle)
     if not cents_read and len(last) == 5 and last != whole:
         whole, cents = whole[:-2], whole[-2:]
     groups = [len(g) for g in re.split(r"[.,]", whole)[1:]]
