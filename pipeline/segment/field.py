@@ -473,8 +473,8 @@ def _point_before_cents(path: Path) -> bool:
 
 
 def with_decimal_point(paths: Sequence[Path], chosen: Path, margin: float) -> list[Path]:
-    """Readings of an amount that differ from ``chosen`` only by a decimal point before the last two digits, at
-    most ``margin`` dearer, cheapest first; none when ``chosen`` has that point.
+    """Readings of an amount with the same digits as ``chosen`` that, unlike it, take a mark before the last two
+    digits as the decimal point, at most ``margin`` dearer, cheapest first; none when ``chosen`` has that point.
 
     A point often touches the digit before it or is no bigger than a speck, and the cheapest path then glues it
     onto that digit or calls it noise: '6613.30' read as '661330', '8.00' as '800'. A reading that takes it as
