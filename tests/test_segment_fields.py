@@ -464,6 +464,30 @@ def test_a_reading_with_the_decimal_point_wins_when_it_costs_little_more() -> No
     assert with_decimal_point(paths, chosen, 0.5) == []
     assert with_decimal_point(paths, with_point, 1.0) == []  # the chosen reading has its point already
     assert with_decimal_point([chosen, _path(5.1, "661.330")], chosen, 1.0) == []  # a thousands mark: no cents
+    comma = _path(5.0, "1,250")  # a separator the reading did read is not overruled
+    assert with_decimal_point([comma, _path(5.2, "1~2.50")], comma, 1.0) == []
+
+
+def test_the_reading_with_the_decimal_point_is_chosen_only_when_it_parses_and_changes_the_value() -> None:
+    """In the reader's syntax ranking: '6613.30' replaces '661330' and comes first among the valid values; a
+    candidate with bad syntax, one that gives the same value, or one beyond the syntax margin changes nothing;
+    ZIP codes are left alone."""
+    from types import SimpleNamespace
+
+    from pipeline.segment.amount import Token
+
+    reader = FieldReader.__new__(FieldReader)
+    reader.config = ReaderConfig()
+    reader._characters = lambda steps, item, probs: (None, [Token(s.char) for s in steps if s.char], None)
+
+    def rank(kind: str, *paths: Path) -> tuple[str, list[str]]:
+        best, valid = reader._syntax_first(list(paths), SimpleNamespace(crop=SimpleNamespace(kind=kind)), None)
+        return "".join(s.char or "~" for s in best.steps), [value for value, _cost in valid]
+
+    assert rank("amount", _path(5.0, "661~330"), _path(5.6, "6613.30")) == ("6613.30", ["6613.30", "661330"])
+    assert rank("amount", _path(5.0, "661~330"), _path(5.6, "66,13.30")) == ("661~330", ["661330"])  # bad syntax
+    assert rank("amount", _path(1.0, "6.6.1.3.3.0"), _path(5.0, "661330"), _path(5.9, "6613.30"))[0] == "661330"
+    assert rank("zip", _path(5.0, "66133"), _path(5.6, "661.33"))[0] == "66133"
 
 
 def test_two_small_high_last_digits_are_raised_cents_unless_an_ending_follows() -> None:
@@ -485,4 +509,6 @@ def test_two_small_high_last_digits_are_raised_cents_unless_an_ending_follows() 
     assert reader._raised_cents(digits, item) == {2, 3}
     ending = [Step(4, "symbol", "/", 0.0), Step(5, "symbol", "-", 0.0)]
     assert reader._raised_cents(digits + ending, item) == set()
+    letters = [Step(4, "symbol", "/", 0.0), Step(5, "symbol", "x", 0.0)]
+    assert reader._raised_cents(digits + letters, item) == set()
     assert reader._raised_cents([*digits, Step(5, "symbol", "", 0.0)], item) == {2, 3}  # noise is no ending
