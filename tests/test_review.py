@@ -366,13 +366,18 @@ def test_review_tables_are_added_to_an_existing_store(review_out):
     assert {"corrections", "review_leases", "review_skips", "review_sessions"} <= names
 
 
+def _read_with_bad_syntax(db, image: str, text: str, value: str | None) -> int:
+    """Make the field of ``image`` a rejected reading with bad syntax, as read (``text``) and mended (``value``)."""
+    field_id = field_ids(db)[image]
+    db.execute("UPDATE fields SET text = ?, value = ?, reason = 'bad_syntax' WHERE id = ?", (text, value, field_id))
+    db.commit()
+    return field_id
+
+
 def test_a_zip_read_among_stray_marks_is_offered_as_the_code_its_digits_make(review_out, db):
     """The reader keeps '12345' as the value of '1.2345' (a speck read as a point): the reviewer gets the code to
     confirm, and the page still shows what the machine read."""
-    zip_id = field_ids(db)["zip_b.png"]
-    db.execute("UPDATE fields SET text = ?, value = ?, reason = 'bad_syntax' WHERE id = ?",
-               ("1.2345", "12345", zip_id))  # fmt: skip
-    db.commit()
+    zip_id = _read_with_bad_syntax(db, "zip_b.png", "1.2345", "12345")
     view = load_field(db, review_out.out, zip_id)
     assert (view.guess, view.machine_text) == ("12345", "1.2345")
     amount_id = field_ids(db)["amount_b.png"]  # other fields still offer what was read, as written
@@ -381,10 +386,7 @@ def test_a_zip_read_among_stray_marks_is_offered_as_the_code_its_digits_make(rev
 
 def test_an_amount_whose_separators_break_its_grouping_is_offered_as_the_value_they_meant(review_out, db):
     """'4.627.95' (a comma read as a point) keeps the value 4627.95: offered to the reviewer, the reading shown."""
-    amount_id = field_ids(db)["amount_b.png"]
-    db.execute("UPDATE fields SET text = ?, value = ?, reason = 'bad_syntax' WHERE id = ?",
-               ("4.627.95", "4627.95", amount_id))  # fmt: skip
-    db.commit()
+    amount_id = _read_with_bad_syntax(db, "amount_b.png", "4.627.95", "4627.95")
     view = load_field(db, review_out.out, amount_id)
     assert (view.guess, view.machine_text) == ("4627.95", "4.627.95")
     db.execute("UPDATE fields SET value = NULL WHERE id = ?", (amount_id,))  # nothing mended: what was read
