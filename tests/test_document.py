@@ -1,13 +1,22 @@
-"""read_pages: location for every page, ONE read_many per batch, not_found results, field kinds, bad pages."""
+"""read_pages: location for every page, read_many over the whole batch, not_found results, field kinds, bad pages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline.segment.document import PageInput, PageResult, _choose, read_pages
+from pipeline.segment.document import (
+    LocatedPage,
+    PageInput,
+    PageResult,
+    _choose,
+    needs_runner_ups,
+    read_located,
+    read_pages,
+)
 from pipeline.segment.field import FieldReader, FieldResult
 from pipeline.segment.kind import guess_kind
+from pipeline.segment.locate_cheque import Located
 from pipeline.segment.pageview import make_view
 from pipeline.segment.templates import TemplateError, locate_with_template, parse_template
 from tests.documents_helper import iou, make
@@ -134,3 +143,53 @@ def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
     # amount syntax is too loose to move away from the first place on syntax alone
     amount = [_reading("rejected", None, 0.9, "amount"), _reading("rejected", "12.00", 0.99, "amount")]
     assert _choose(amount) == 0
+
+
+def test_runner_ups_are_read_only_when_they_could_win():
+    assert not needs_runner_ups(_reading("accepted", "12345", 0.99))
+    assert needs_runner_ups(_reading("rejected", None, 0.9))  # no ZIP syntax: a runner-up with it wins
+    assert needs_runner_ups(_reading("rejected", "12345", 0.2))
+    assert not needs_runner_ups(_reading("rejected", "12345", 0.8))  # a ZIP read this surely stands
+    assert needs_runner_ups(_reading("rejected", "12.00", 0.8, "amount"))  # another zone of a cheque may win
+
+
+class ScriptedReader:
+    """Reads each crop as the reading named by its pixel value; records the batches it was given."""
+
+    def __init__(self, readings: dict[int, FieldResult]) -> None:
+        self.readings = readings
+        self.batches: list[list[int]] = []
+
+    def read_many(self, crops):
+        keys = [int(c.image[0, 0]) for c in crops]
+        self.batches.append(keys)
+        return [self.readings[k] for k in keys]
+
+
+def _place(key: int) -> Located:
+    return Located("zip", "zip", (0, 0, 10, 10), None, np.full((4, 4), key, np.uint8), 1.0, "line")
+
+
+def test_read_located_reads_runner_ups_in_one_second_batch_for_the_unsure_fields_only():
+    readings = {
+        1: _reading("accepted", "11111", 0.99),  # page A: sure, its runner-up is never read
+        2: _reading("accepted", "22222", 0.99),
+        3: _reading("rejected", None, 0.9),  # page B: no ZIP syntax, runner-ups read, the accepted one wins
+        4: _reading("rejected", "44444", 0.5),
+        5: _reading("accepted", "55555", 0.97),
+        6: _reading("rejected", "66666", 0.8),  # page C: a fairly sure ZIP and no runner-up places at all
+        7: _reading("rejected", "77777", 0.8),  # page D: fairly sure, its runner-up is not read
+        8: _reading("accepted", "88888", 0.99),
+    }
+    pages = [
+        LocatedPage(PageResult("envelope"), [[_place(1), _place(2)]]),
+        LocatedPage(PageResult("envelope"), [[_place(3), _place(4), _place(5)]]),
+        LocatedPage(PageResult("envelope"), [[_place(6)]]),
+        LocatedPage(PageResult("envelope"), [[_place(7), _place(8)]]),
+    ]
+    reader = ScriptedReader(readings)
+    results = read_located(pages, reader)
+    assert reader.batches == [[1, 3, 6, 7], [4, 5]]
+    assert [r.fields[0].value for r in results] == ["11111", "55555", "66666", "77777"]
+    assert read_located([LocatedPage(PageResult("envelope"))], reader)[0].fields == []
+    assert len(reader.batches) == 2  # a batch with no field places calls no reader

@@ -1,8 +1,8 @@
 """One batch of scan files in, one result object per page out: the work inside a Prefect task.
 
 Pages of all files in the batch are located one by one and read together (``read_located``), so the network
-runs once per batch. A file or page that cannot be read becomes an ``error`` result with the reason; it never
-stops the batch. Rejected fields get a review crop.
+runs over the whole batch at once (twice when runner-up places are read). A file or page that cannot be read
+becomes an ``error`` result with the reason; it never stops the batch. Rejected fields get a review crop.
 """
 
 from __future__ import annotations
