@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.segment.binarize import binarize, is_bitonal, to_grey
-from pipeline.segment.components import estimate_scale, find_pieces
+from pipeline.segment.components import components_with_stats, estimate_scale, find_pieces
 from pipeline.segment.lines import remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import candidate_cuts, oversegment
@@ -134,3 +134,17 @@ def test_bar_under_two_digits_is_cut_but_a_four_keeps_its_crossbar() -> None:
     cv2.line(four, (10, 35), (45, 35), 1, 3)
     cv2.line(four, (35, 8), (35, 55), 1, 3)
     assert (cut_underlines(four.astype(bool), digit_height=45, stroke=3) == four.astype(bool)).all()
+
+
+def test_components_with_stats_matches_opencv_and_survives_speckle() -> None:
+    rng = np.random.default_rng(5)
+    for shape, level in (((40, 60), 0.5), ((300, 640), 0.62), ((1, 9), 0.5)):
+        mask = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (5, 5), 0) > level
+        count, labels, stats, centroids = components_with_stats(mask)
+        want = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        assert count == want[0] and (labels == want[1]).all() and (stats == want[2]).all()
+        assert np.allclose(centroids, want[3])
+    speckle = np.zeros((600, 600), bool)
+    speckle[::2, ::2] = True  # 90,000 separate dots: more than 16-bit labels hold
+    count, labels, stats, _ = components_with_stats(speckle)
+    assert count == 90_001 and labels.max() == 90_000 and stats[1:, cv2.CC_STAT_AREA].max() == 1

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.segment.components import components_with_stats
+
 
 @dataclass
 class LineRemoval:
@@ -62,7 +64,7 @@ def remove_boxes(ink: np.ndarray, min_side: int = 8, cover: float = 0.8) -> Line
     drawn on all four sides. Only the outline band goes; a digit touching its cell keeps its inside part."""
     ink = ink.copy()
     removed = np.zeros_like(ink)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = components_with_stats(ink)
     for i in range(1, count):
         x, y, w, h = (int(v) for v in stats[i, :4])
         if w < min_side or h < min_side:
@@ -83,7 +85,7 @@ def remove_boxes(ink: np.ndarray, min_side: int = 8, cover: float = 0.8) -> Line
 
 def _writing_height(ink: np.ndarray) -> float:
     """Median height of the substantial ink pieces (the rules themselves are few and do not move the median)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    count, _, stats, _ = components_with_stats(ink)
     if count <= 1:
         return 0.0
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -165,7 +167,7 @@ def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.nd
     runs = _rule_mask(ink, length, horizontal=True)
     if not runs.any():
         return ink
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(runs.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = components_with_stats(runs)
     out = ink
     reach = max(2, int(stroke))
     for i in range(1, count):
@@ -183,7 +185,7 @@ def cut_underlines(ink: np.ndarray, digit_height: float, stroke: float) -> np.nd
         trial = local & ~bar
         # what stood on the bar: pieces of the trial image just above it
         above = trial[: y - top].astype(np.uint8)
-        _n, _lab, st, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
+        _n, _lab, st, _ = components_with_stats(above)
         standing = [
             s
             for s in st[1:]

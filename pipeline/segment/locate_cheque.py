@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.segment.components import components_with_stats
 from pipeline.segment.pageview import BoxXYXY, PageView
 
 
@@ -101,7 +102,7 @@ def horizontal_rules(view: PageView, min_len: int) -> tuple[list[Rule], np.ndarr
     ridge = _ridges(view, min_len, True).astype(np.uint8)
     bridge = max(5, min_len // 3)
     ridge = cv2.morphologyEx(ridge, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(ridge, connectivity=8)
+    count, _labels, stats, _ = components_with_stats(ridge)
     rules = []
     keep = np.zeros(count, bool)
     for i in range(1, count):
@@ -133,7 +134,7 @@ def _window_stats(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.nd
     """
     stats = next((known_stats for known, known_stats in _BLOBS if known is mask), None)
     if stats is None:
-        _n, _labels, labelled, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        _n, _labels, labelled, _ = components_with_stats(mask)
         stats = labelled[1:].astype(np.int64)
         _BLOBS.insert(0, (mask, stats))
         del _BLOBS[4:]
@@ -163,7 +164,7 @@ def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], s
     if ox1 <= ox0 or oy1 <= oy0:
         return None
     sub = ink[oy0:oy1, ox0:ox1].astype(np.uint8)
-    _count, _labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    _count, _labels, stats, _ = components_with_stats(sub)
     kept = []
     zx0, zy0, zx1, zy1 = x0 - ox0, y0 - oy0, x1 - ox0, y1 - oy0
     for bx, by, bw, bh, area in stats[1:].tolist():
@@ -344,7 +345,7 @@ def _shaded(view: PageView) -> list[Candidate]:
     pale = (norm < 0.975) & (norm > 0.75)
     tint = cv2.morphologyEx((norm < 0.975).astype(np.uint8), cv2.MORPH_OPEN,
                             cv2.getStructuringElement(cv2.MORPH_RECT, (inch(0.5), inch(0.12))))  # fmt: skip
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(tint, connectivity=8)
+    count, _labels, stats, _ = components_with_stats(tint)
     out = []
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
@@ -359,7 +360,7 @@ def _ink_blocks(view: PageView, writing: np.ndarray) -> list[Candidate]:
     inch = view.inch
     _h, w = writing.shape
     joined = cv2.dilate(writing.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (inch(0.2), inch(0.05))))
-    count, _labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, _labels, stats, _ = components_with_stats(joined)
     out = []
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]

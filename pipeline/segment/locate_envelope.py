@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.segment.components import components_with_stats
 from pipeline.segment.locate_cheque import Located, _ridges
 from pipeline.segment.pageview import BoxXYXY, PageView
 
@@ -33,7 +34,7 @@ class Line:
 
 
 def _pieces(ink: np.ndarray, min_area: int = 4) -> list[BoxXYXY]:
-    _count, _labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    _count, _labels, stats, _ = components_with_stats(ink)
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, a in stats[1:] if a >= min_area]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.segment.components import components_with_stats
+
 
 def stroke_width(ink: np.ndarray) -> float:
     """Typical stroke width in pixels: twice the median distance to paper along the ink."""
@@ -26,7 +28,7 @@ def remove_noise(ink: np.ndarray, min_area: int | None = None) -> np.ndarray:
     if min_area is None:
         sw = max(stroke_width(ink), 1.0)
         min_area = max(4, round(0.5 * sw * sw))
-    _count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    _count, labels, stats, _ = components_with_stats(ink)
     keep = stats[:, cv2.CC_STAT_AREA] >= min_area
     keep[0] = False
     return keep[labels]

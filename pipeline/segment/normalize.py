@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
+from pipeline.segment.components import components_with_stats
+
 InkPolarity = Literal["auto", "light", "dark"]
 
 
@@ -162,7 +164,7 @@ def drop_edge_fragments(ink: np.ndarray, threshold: float, share: float) -> np.n
     neighbour's stroke, not part of this digit. Pieces inside the box (a broken stroke) always stay.
     """
     mask = (ink > threshold).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats, _ = components_with_stats(mask)
     if count <= 2:
         return ink
     areas = stats[1:, cv2.CC_STAT_AREA]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from pipeline.segment.components import components_with_stats
+
 WORK_DPI = 100.0
 INK_LEVEL = 0.62  # darker than this share of the local paper level is ink (pale security print and shading are not)
 BoxXYXY = tuple[int, int, int, int]  # x0, y0, x1, y1 (end exclusive)
@@ -115,7 +117,7 @@ def clear_border(ink: np.ndarray, min_share: float = 0.3) -> np.ndarray:
     """Drop ink connected to the image edge that spans much of a side: scanner backing and the cut paper edge."""
     if not (ink[0].any() or ink[-1].any() or ink[:, 0].any() or ink[:, -1].any()):
         return ink  # nothing touches the edge (about half the pages): no labelling needed
-    _count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    _count, labels, stats, _ = components_with_stats(ink)
     h, w = ink.shape
     x, y, bw, bh = (stats[1:, k] for k in range(4))  # hundreds of pieces on a page: no Python loop over them
     touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
