@@ -7,7 +7,7 @@ Per page, timed: load_pages (decode the file: JPEG, PNG, TIFF, G4), the page vie
 normalisation, threshold, skew estimate and deskew), the upside-down check, cheque amount location (with its
 runner-up zone) and the deskewed crops, then the reader's segmentation of every crop (binarise, rule and
 speck removal, over-segmentation, candidate segments, and rendering each candidate to the image the network
-would get). Not timed: digit normalisation to 28x28 and the LeNet-5 call, which run once per batch.
+would get). Not timed: digit normalisation to 28x28 and the LeNet-5 call, which run over the whole batch.
 Pages are only those at 200 dpi (the generator also makes 300 dpi colour and grey scans).
 Workers are separate processes, as the batch flow runs them; each uses one thread (OpenCV, torch).
 """

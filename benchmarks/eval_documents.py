@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/eval_documents.py --generate 500 500 --seed 9173 --out /tmp/docs-9173
     .venv/bin/python benchmarks/eval_documents.py --docs /tmp/docs-9173          # re-run on existing documents
 
-Every page goes through load_pages -> read_pages (orientation, kind, location, one read_many per batch), the
+Every page goes through load_pages -> read_pages (orientation, kind, location, read_many over the whole batch), the
 results are written as results.jsonl (field boxes as [x0, y0, x1, y1] page pixels, like the truth) and scored
 with pipeline.score. Location rate: the primary field (cheque: amount, envelope: zip) counts as located when the
 box the pipeline reports for its ink overlaps the truth box with IoU >= 0.5 (truth boxes are the tight ink box).

@@ -193,3 +193,18 @@ def test_read_located_reads_runner_ups_in_one_second_batch_for_the_unsure_fields
     assert [r.fields[0].value for r in results] == ["11111", "55555", "66666", "77777"]
     assert read_located([LocatedPage(PageResult("envelope"))], reader)[0].fields == []
     assert len(reader.batches) == 2  # a batch with no field places calls no reader
+
+
+def test_read_located_reads_an_amounts_runner_up_zone_whenever_its_first_is_rejected():
+    readings = {
+        1: _reading("rejected", "4172", 0.9, "amount"),  # the wrong zone, read fairly surely
+        2: _reading("accepted", "1020", 0.97, "amount"),  # the other zone, read and accepted
+        3: _reading("rejected", "12345", 0.9),  # a ZIP on the same page: its runner-up is not read
+        4: _reading("accepted", "54321", 0.99),
+    }
+    amount = [Located("amount", "amount", (0, 0, 9, 9), None, np.full((4, 4), k, np.uint8), 1.0, "box") for k in (1, 2)]
+    page = LocatedPage(PageResult("cheque"), [amount, [_place(3), _place(4)]])
+    reader = ScriptedReader(readings)
+    (result,) = read_located([page], reader)
+    assert reader.batches == [[1, 3], [2]]
+    assert [f.value for f in result.fields] == ["1020", "12345"]

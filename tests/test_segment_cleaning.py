@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.segment import components
 from pipeline.segment.binarize import binarize, is_bitonal, to_grey
 from pipeline.segment.components import components_with_stats, estimate_scale, find_pieces
 from pipeline.segment.lines import remove_lines
@@ -148,3 +149,18 @@ def test_components_with_stats_matches_opencv_and_survives_speckle() -> None:
     speckle[::2, ::2] = True  # 90,000 separate dots: more than 16-bit labels hold
     count, labels, stats, _ = components_with_stats(speckle)
     assert count == 90_001 and labels.max() == 90_000 and stats[1:, cv2.CC_STAT_AREA].max() == 1
+    comb = np.zeros((3, 140_001), bool)  # one piece, but 70,001 teeth each open a label before the spine joins them
+    comb[:2, ::2] = True
+    comb[2] = True
+    assert components_with_stats(comb)[0] == 2
+
+
+def test_components_with_stats_on_opencv_without_overflow_checks(monkeypatch) -> None:
+    """OpenCV < 4.13 crashes instead of raising when 16-bit labels run out: only sizes where they cannot."""
+    monkeypatch.setattr(components, "_CV_CHECKS_LABEL_OVERFLOW", False)
+    assert components._sixteen_bits_always_fit((500, 500)) and not components._sixteen_bits_always_fit((511, 511))
+    assert components_with_stats(np.ones((40, 60), bool))[1].dtype == np.uint16
+    speckle = np.zeros((600, 600), bool)
+    speckle[::2, ::2] = True
+    count, labels, _stats, _ = components_with_stats(speckle)
+    assert count == 90_001 and labels.dtype == np.int32

@@ -1,8 +1,9 @@
 """The nightly flow: scan folders in, every page's result in the store and the exports, uncertain fields queued.
 
 Work is one Prefect task per batch of files (never per digit: a task costs milliseconds); each task reads all
-its pages with one network call. Only this flow process writes the store, batch by batch, so the task runner can
-be local threads or a Dask cluster without any worker touching SQLite.
+its pages together, the network running over the whole batch at once (twice when runner-up places are read).
+Only this flow process writes the store, batch by batch, so the task runner can be local threads or a Dask
+cluster without any worker touching SQLite.
 """
 
 from __future__ import annotations

@@ -6,21 +6,41 @@ a full stop is small *relative to the digits around it*, whatever the scan resol
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+
+# OpenCV before 4.13 does not check 16-bit labels for overflow: it crashes or miscounts instead of raising
+_CV_CHECKS_LABEL_OVERFLOW = _version(cv2.__version__) >= (4, 13)
+
+
+def _sixteen_bits_always_fit(shape: tuple[int, ...]) -> bool:
+    """Whether no labelling of an image this size can need 65,535 labels: a pixel opens a new (provisional)
+    label only when none of its already-scanned 8-neighbours is ink, so at most one pixel per 2x2 block does."""
+    return ((shape[0] + 1) // 2) * ((shape[1] + 1) // 2) + 1 < 65_535
+
+
 def components_with_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """``cv2.connectedComponentsWithStats`` (8-connected) with 16-bit labels where they fit: the same count,
     labels and stats, 2-3 times faster on a page (the stats pass is the cost, and it scales with the label size).
-    A mask with 65,535 pieces or more (a page of speckle) is labelled with 32-bit labels, as OpenCV refuses 16."""
+
+    When the labelling runs out of 16-bit labels (a page of speckle; OpenCV counts provisional labels, so even a
+    comb of many teeth can), OpenCV >= 4.13 raises and the mask is labelled again with 32-bit labels; older
+    OpenCV gets 16-bit labels only where they cannot run out."""
     mask = mask.astype(np.uint8, copy=False)
-    try:
-        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
-    except cv2.error:
-        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    if mask.ndim == 2 and (_CV_CHECKS_LABEL_OVERFLOW or _sixteen_bits_always_fit(mask.shape)):
+        try:
+            return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+        except cv2.error:
+            pass  # out of 16-bit labels (anything else raises again below)
+    return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
 
 
 @dataclass

@@ -137,11 +137,13 @@ def needs_runner_ups(first: FieldResult) -> bool:
     """Whether a field's runner-up places could win over its first place's reading (:func:`_choose`).
 
     None can win over an accepted reading. Over a rejected one they win when one of them is accepted, or (a ZIP)
-    when the first gives no value. A ZIP's runner-ups are other cuts of the same line, and on the dev seeds
-    (597 envelopes) every one that won did so over a first reading with no value or a confidence below 0.2:
-    reading them only then (about one envelope in five) cut a worker's CPU per envelope by 27-43% and lost one
-    accepted ZIP of 800. An amount's runner-up is another zone of the cheque, which does win over confident
-    readings of the wrong zone (two of 800 dev cheques), so it is read whenever the first is rejected.
+    when the first gives no value. A ZIP's runner-ups are other cuts of the same line: on 597 envelopes of the
+    dev seeds (those of one page, every place read and recorded), every one that won did so over a first reading
+    with no value or a confidence below 0.2. Reading them only then (about one envelope in five) cut a worker's
+    CPU per envelope by 27-43%; all 800 dev envelopes re-read lost one accepted ZIP (a page of a multi-page file,
+    its first reading at confidence 0.86). An amount's runner-up is another zone of the cheque, which does win
+    over confident readings of the wrong zone (two of 400 cheques of dev seed 104), so it is read whenever the
+    first is rejected.
     """
     if first.status == "accepted":
         return False
