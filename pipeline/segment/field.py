@@ -394,6 +394,8 @@ class FieldReader:
         """
         valid: dict[str, float] = {}
         chosen: Path | None = None
+        parsed_paths = {}  # id(path) -> its parse, for the paths within the margin that read digits
+        considered: list[Path] = []
         for path in paths:
             if path.cost > paths[0].cost + self.config.syntax_margin:
                 break
@@ -401,17 +403,15 @@ class FieldReader:
                 continue
             _, tokens, _ = self._characters(list(path.steps), item, probs)
             parsed = self._parse(item.crop.kind, tokens)
+            parsed_paths[id(path)] = parsed
+            considered.append(path)
             if parsed.ok:
                 valid.setdefault(parsed.value or parsed.digits, path.cost)
                 chosen = chosen or path
         if chosen is not None and item.crop.kind == "amount":
             chosen_value = next(iter(valid))
-            limit = paths[0].cost + self.config.syntax_margin
-            for path in with_decimal_point(paths, chosen, self.config.point_margin):
-                if path.cost > limit:
-                    break
-                _, tokens, _ = self._characters(list(path.steps), item, probs)
-                parsed = self._parse(item.crop.kind, tokens)
+            for path in with_decimal_point(considered, chosen, self.config.point_margin):
+                parsed = parsed_paths[id(path)]
                 value = parsed.value or parsed.digits
                 if parsed.ok and value != chosen_value:  # the same value ('36^88', '36.88'): nothing to gain
                     valid = {value: path.cost, **{v: c for v, c in valid.items() if v != value}}
@@ -496,4 +496,3 @@ def with_decimal_point(paths: Sequence[Path], chosen: Path, margin: float) -> li
         p for p in paths
         if p is not chosen and p.cost <= chosen.cost + margin and p.digits == chosen.digits and _point_before_cents(p)
     ]  # fmt: skip
-
