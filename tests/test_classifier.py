@@ -36,6 +36,27 @@ def test_batches_do_not_change_answers(mnist_subset):
     assert np.allclose(small.probabilities, large.probabilities, atol=1e-5)
 
 
+def test_the_network_always_sees_whole_chunks(mnist_subset):
+    """Every call runs the network on exactly ``batch_size`` inputs (the last chunk padded): a reading process
+    then meets one input shape only, and its memory stays flat (shape-keyed kernel caches stop growing)."""
+    images, _ = mnist_subset
+    classifier = DigitClassifier(device="cpu", batch_size=16)
+    seen = []
+    network = classifier.model
+
+    def recording(x):
+        seen.append(tuple(x.shape))
+        return network(x)
+
+    classifier.model = recording
+    whole = classifier.classify(list(images[:37]))
+    one = classifier.classify(list(images[36:37]))
+    assert seen == [(16, 1, 32, 32)] * 4
+    assert len(whole) == 37 and len(one) == 1
+    assert whole.labels[36] == one.labels[0]
+    assert np.allclose(whole.probabilities[36], one.probabilities[0], atol=1e-5)
+
+
 def test_empty_batch(classifier):
     p = classifier.classify([])
     assert len(p) == 0 and p.probabilities.shape == (0, 10)

@@ -45,7 +45,13 @@ class Predictions:
 class DigitClassifier:
     """Loads the weights once; classifies batches of raw digit images or already-normalised inputs.
 
-    Runs under ``torch.inference_mode`` on CUDA when available (``device="auto"``), else on the CPU.
+    Runs under ``torch.inference_mode`` on CUDA when available (``device="auto"``), else on the CPU. The network
+    always sees exactly ``batch_size`` digits, the last chunk padded with blanks:
+    - 256 keeps a reading process's peak ~40 MB lower than 1,024 (the first layers' outputs of a chunk are the
+      largest thing it allocates) and is faster on one CPU thread, as the workers run (31,000 against 17,000
+      digits/s, benchmarks/bench_inference.py --threads 1);
+    - one input shape only: the CPU kernels cache their set-up per shape, and a ragged last chunk of every size
+      made a reading process grow by ~13 MB over 3,000 documents (flat when padded; docs/flow-benchmarks.md).
     """
 
     def __init__(
@@ -53,7 +59,7 @@ class DigitClassifier:
         weights: Path | None = None,
         device: str = "auto",
         target_error: float | None = None,
-        batch_size: int = 1024,
+        batch_size: int = 256,
     ) -> None:
         loaded = load_weights(weights)
         self.device = resolve_device(device)
@@ -83,8 +89,10 @@ class DigitClassifier:
         """Raw network outputs for ``(N, 32, 32)`` normalised inputs, computed in batches."""
         chunks = []
         for start in range(0, len(normalized), self.batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(normalized[start : start + self.batch_size]))
-            chunks.append(self.model(x.unsqueeze(1).to(self.device)).float().cpu())
+            chunk = normalized[start : start + self.batch_size]
+            x = torch.zeros((self.batch_size, *chunk.shape[1:]), dtype=torch.float32)
+            x[: len(chunk)] = torch.from_numpy(chunk)
+            chunks.append(self.model(x.unsqueeze(1).to(self.device))[: len(chunk)].float().cpu())
         return torch.cat(chunks) if chunks else torch.zeros(0, 10)
 
     def classify_normalized(self, normalized: np.ndarray) -> Predictions:
