@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture, as_completed
 from tqdm import tqdm
 
+from pipeline.flows.cycles import collected_per_batch
 from pipeline.flows.discover import ScanFile, discover
 from pipeline.flows.exports import append_jsonl, export_all
 from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files, release_freed_memory
@@ -188,22 +189,24 @@ def read_scans(
         bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="reading")
         submit = functools.partial(read_batch.submit, settings=settings, out_dir=str(out_dir),
                                    pool=pool.key if pool is not None else None)  # fmt: skip
-        for batch, future in completed_in_window(submit, batches, in_flight):
-            try:
-                documents = future.result()
-            except Exception as exc:  # a bug, not bad input: keep every file of the batch visible as an error
-                logger.error("batch of %d files failed: %s", len(batch), exc)
-                message = f"internal error while reading this batch: {type(exc).__name__}: {exc}"
-                documents = [error_result(scan, 0, kind, message) for scan in batch]
-            store.save_documents(documents, batch_id, force=force)
-            append_jsonl(out_dir / "results.jsonl", documents)
-            for doc in documents:
-                summary.documents += 1
-                summary.errors += doc["status"] == "error"
-                for f in doc["fields"]:
-                    summary.accepted += f["status"] == "accepted"
-                    summary.rejected += f["status"] == "rejected"
-            bar.update(len(batch))
+        with collected_per_batch() as collect_cycles:
+            for batch, future in completed_in_window(submit, batches, in_flight):
+                try:
+                    documents = future.result()
+                except Exception as exc:  # a bug, not bad input: keep every file of the batch visible as an error
+                    logger.error("batch of %d files failed: %s", len(batch), exc)
+                    message = f"internal error while reading this batch: {type(exc).__name__}: {exc}"
+                    documents = [error_result(scan, 0, kind, message) for scan in batch]
+                store.save_documents(documents, batch_id, force=force)
+                append_jsonl(out_dir / "results.jsonl", documents)
+                for doc in documents:
+                    summary.documents += 1
+                    summary.errors += doc["status"] == "error"
+                    for f in doc["fields"]:
+                        summary.accepted += f["status"] == "accepted"
+                        summary.rejected += f["status"] == "rejected"
+                bar.update(len(batch))
+                collect_cycles()
         bar.close()
         summary.seconds = time.perf_counter() - steady
         if pool is not None:
