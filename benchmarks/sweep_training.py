@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+
 ONE_RUN = r"""
 import dataclasses, json, sys, time
 from pathlib import Path
@@ -69,7 +71,7 @@ def main() -> None:
     runs = json.loads(args.runs.read_text())
     check_runs(runs)
     args.out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     pending, active, done = list(runs), [], []
     started = time.monotonic()
     while pending or active:
@@ -120,6 +122,7 @@ def check_runs(runs: list[dict]) -> None:
     (runs share a folder by name)."""
     from dataclasses import fields
 
+    sys.path.insert(0, str(REPO))  # the runs import it from there too, installed or not
     from pipeline.recognize.train import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)} | {"name"}

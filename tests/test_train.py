@@ -6,7 +6,7 @@ import torch
 
 from pipeline.recognize.datasets import SOURCES, train_validation_split
 from pipeline.recognize.distort import DistortionConfig, distort
-from pipeline.recognize.train import TrainConfig, train
+from pipeline.recognize.train import TrainConfig, _distill_loss, train
 from pipeline.recognize.weights import load_weights
 from pipeline.segment.normalize import NormalizationConfig
 
@@ -72,3 +72,25 @@ def test_short_training_learns_and_resume_matches_uninterrupted(fake_data_dir, t
                     log=lambda s: None, progress=False)  # fmt: skip
     a, b = load_weights(full).model.state_dict(), load_weights(resumed).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_distill_loss_is_zero_against_itself_and_grows_with_disagreement():
+    torch.manual_seed(0)
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 10))
+    x = torch.randn(8, 1, 4, 4)
+    with torch.no_grad():
+        same = teacher(x)
+    assert abs(float(_distill_loss(same, teacher, x, 2.0))) < 1e-6
+    other = same + torch.randn_like(same)
+    assert float(_distill_loss(other, teacher, x, 2.0)) > 0.01
+    assert teacher.training  # put back in the mode it was found in
+
+
+def test_training_with_smoothing_and_self_distillation_learns(fake_data_dir, tmp_path):
+    torch.set_num_threads(2)
+    lines: list[str] = []
+    config = small_config(3)
+    config.label_smoothing, config.self_distill = 0.1, 0.5
+    train(config, fake_data_dir, tmp_path / "run", torch.device("cpu"), log=lines.append, progress=False)
+    history = [json.loads(line) for line in lines if line.startswith("{")]
+    assert history[-1]["loss"] < history[0]["loss"] * 0.8

@@ -26,6 +26,7 @@ from pipeline.recognize.weights import save_weights
 from pipeline.segment.normalize import NormalizationConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
+WARMUP_SHARE = 0.15  # of the epochs, spent raising the learning rate (one-cycle schedule)
 
 
 @dataclass
@@ -37,6 +38,11 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     ema_decay: float = 0.999  # the exported weights are an exponential moving average of the trained ones
+    label_smoothing: float = 0.0  # share of each target spread over the other classes (0: plain cross-entropy)
+    # self-distillation: this share of the loss pulls the model towards the moving average's softened outputs on
+    # the same distorted batch (0: off); the average is a smoother model than any one step's
+    self_distill: float = 0.0
+    distill_temperature: float = 2.0
     val_fraction: float = 0.08
     repeats: dict[str, int] = field(default_factory=lambda: {"mnist": 1, "usps": 2, "orand": 10, "corrections": 20})
     # more cuts of each ORAND training digit, with jittered boxes (repeated like the digit). Not in the shipped
@@ -96,6 +102,18 @@ def _initialise(model: LeNet5, init_from: str | None, log: Callable[[str], None]
     return {"path": str(init_from), "recipe": parent.get("recipe"), "train_seconds": parent.get("train_seconds")}
 
 
+def _distill_loss(logits: torch.Tensor, teacher: torch.nn.Module, x: torch.Tensor, temperature: float):
+    """KL divergence from the teacher's softened outputs (Hinton et al. 2015), scaled by T^2 to keep its gradients
+    the size of the cross-entropy's."""
+    was_training = teacher.training
+    teacher.eval()
+    with torch.no_grad():
+        target = F.softmax(teacher(x) / temperature, dim=1)
+    teacher.train(was_training)
+    log_p = F.log_softmax(logits / temperature, dim=1)
+    return F.kl_div(log_p, target, reduction="batchmean") * temperature**2
+
+
 def _save_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -145,7 +163,7 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(epoch_order(train_set, config.repeats, np.random.default_rng(0))) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+        optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch, pct_start=WARMUP_SHARE
     )
     order_rng = np.random.default_rng(config.seed)
     distort_gen = torch.Generator().manual_seed(config.seed)
@@ -181,7 +199,12 @@ def train(
             index = order[start : start + config.batch_size].to(device)
             x = distort(images[index], config.distortion, distort_gen)
             y = labels[index]
-            loss = F.cross_entropy(model(x), y)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            if config.self_distill > 0 and epoch >= config.epochs * WARMUP_SHARE:  # the average is no teacher before
+                loss = (1 - config.self_distill) * loss + config.self_distill * _distill_loss(
+                    logits, ema.module, x, config.distill_temperature
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
