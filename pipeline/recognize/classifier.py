@@ -91,7 +91,7 @@ class DigitClassifier:
         for start in range(0, len(normalized), self.batch_size):
             chunk = normalized[start : start + self.batch_size]
             x = torch.zeros((self.batch_size, *chunk.shape[1:]), dtype=torch.float32)
-            x[: len(chunk)] = torch.from_numpy(chunk)
+            x[: len(chunk)] = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
             chunks.append(self.model(x.unsqueeze(1).to(self.device))[: len(chunk)].float().cpu())
         return torch.cat(chunks) if chunks else torch.zeros(0, 10)
 
