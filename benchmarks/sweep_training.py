@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the package is imported from the checkout, installed or not (as the runs do)
+    sys.path.insert(0, str(REPO))
 
 ONE_RUN = r"""
 import dataclasses, json, sys, time
@@ -122,7 +124,6 @@ def check_runs(runs: list[dict]) -> None:
     (runs share a folder by name)."""
     from dataclasses import fields
 
-    sys.path.insert(0, str(REPO))  # the runs import it from there too, installed or not
     from pipeline.recognize.train import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)} | {"name"}

@@ -149,3 +149,13 @@ def test_help_exits_cleanly():
     for args in (["--help"], ["train", "--help"], ["evaluate", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0 and "Usage" in result.output and "error:" not in result.output
+
+
+def test_inputs_of_any_float_dtype_or_layout_read_the_same(classifier):
+    x = np.random.default_rng(1).random((40, 32, 32), dtype=np.float32)
+    reference = classifier.classify_normalized(x)
+    as_float64 = classifier.classify_normalized(x.astype(np.float64))
+    mirrored = classifier.classify_normalized(np.ascontiguousarray(x[:, :, ::-1])[:, :, ::-1])  # a negative stride
+    assert np.array_equal(reference.labels, as_float64.labels)
+    assert np.allclose(reference.probabilities, as_float64.probabilities, atol=1e-6)
+    assert np.array_equal(reference.probabilities, mirrored.probabilities)

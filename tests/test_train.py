@@ -2,6 +2,7 @@ import contextlib
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from pipeline.recognize.datasets import SOURCES, train_validation_split
@@ -86,11 +87,36 @@ def test_distill_loss_is_zero_against_itself_and_grows_with_disagreement():
     assert teacher.training  # put back in the mode it was found in
 
 
-def test_training_with_smoothing_and_self_distillation_learns(fake_data_dir, tmp_path):
+def test_self_distillation_starts_after_the_warm_up_and_the_recipe_records_it(fake_data_dir, tmp_path, monkeypatch):
+    import pipeline.recognize.train as training
+
+    calls = {"n": 0}
+    real = training._distill_loss
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_distill_loss", counting)
     torch.set_num_threads(2)
-    lines: list[str] = []
+    at_epoch_end: list[int] = []
+
+    def log(line: str) -> None:
+        if line.startswith('{"epoch"'):
+            at_epoch_end.append(calls["n"])
+
     config = small_config(3)
     config.label_smoothing, config.self_distill = 0.1, 0.5
-    train(config, fake_data_dir, tmp_path / "run", torch.device("cpu"), log=lines.append, progress=False)
-    history = [json.loads(line) for line in lines if line.startswith("{")]
-    assert history[-1]["loss"] < history[0]["loss"] * 0.8
+    path = train(config, fake_data_dir, tmp_path / "run", torch.device("cpu"), log=log, progress=False)
+    steps = at_epoch_end[2] - at_epoch_end[1]
+    assert at_epoch_end[0] == 0 and steps > 0  # none in the warm-up epoch, one per step after it
+    assert at_epoch_end[1] == steps
+    recipe = load_weights(path).training["recipe"]
+    assert recipe["label_smoothing"] == 0.1 and recipe["self_distill"] == 0.5
+
+
+def test_out_of_range_distillation_is_refused(tmp_path):
+    config = small_config(1)
+    config.self_distill = 1.5
+    with pytest.raises(ValueError, match="self_distill"):
+        train(config, None, tmp_path, torch.device("cpu"), progress=False)

@@ -11,20 +11,32 @@ collection after each batch keeps it flat, but walking every object the process 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+_lock = threading.Lock()
+_depth = 0  # runs inside such a block in this process: the first in freezes, the last out thaws
 
 
 @contextmanager
 def collected_per_batch() -> Iterator[Callable[[], int]]:
     """Within the block, the yielded function runs a full collection of the objects made since it began.
 
-    The objects alive on entry are frozen (``gc.freeze``) for the block and thawed on exit, so a long-lived
-    process (``pipeline serve``) gets them back into its collections between runs.
+    The objects alive on entry are frozen (``gc.freeze``) for the block and thawed on exit, so a process that runs
+    the flow again (tests, a caller's own loop) gets them back into its collections. Freezing is process-wide, so
+    overlapping runs in one process share it: the first to enter freezes, the last to leave thaws.
     """
-    gc.collect()
-    gc.freeze()
+    global _depth
+    with _lock:
+        if _depth == 0:
+            gc.collect()
+            gc.freeze()
+        _depth += 1
     try:
         yield gc.collect
     finally:
-        gc.unfreeze()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                gc.unfreeze()

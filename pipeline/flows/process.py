@@ -21,11 +21,12 @@ from pipeline.flows.discover import ScanFile
 from pipeline.segment.document import REVIEW_PAD
 from pipeline.segment.pages import DEFAULT_MAX_PIXELS, Page, PageError, ScanError, load_pages
 
-# oneDNN (PyTorch's CPU kernels) keeps up to 1,024 compiled primitives, one set per input shape; the number of
-# digits per batch varies, so over a long run the flow grew by hundreds of MB (docs/flow-benchmarks.md). A small
-# cache is as fast here. It must be set before torch first uses oneDNN (read once, when the cache is made); this
-# module is imported by the flow, its Dask workers and served runs before any reader is built. A setting of the
-# operator's own wins.
+# oneDNN (PyTorch's CPU kernels) keeps up to 1,024 compiled primitives, one set per input shape; when the
+# network saw as many shapes as batches had digits, the flow grew by hundreds of MB over a long run
+# (docs/flow-benchmarks.md). DigitClassifier now pads every chunk to one shape; the small cache stays as a guard
+# for callers with shapes of their own, and is as fast here. It must be set before torch first uses oneDNN (read
+# once, when the cache is made); this module is imported by the flow, its Dask workers and served runs before any
+# reader is built. A setting of the operator's own wins.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 

@@ -44,6 +44,17 @@ def _jitter_text(recipe: dict) -> str:
     )
 
 
+def _loss_text(recipe: dict) -> str:
+    """The training loss as the recipe sets it (older recipes have neither option)."""
+    text = "cross-entropy"
+    if recipe.get("label_smoothing", 0):
+        text += f" with label smoothing {recipe['label_smoothing']}"
+    if recipe.get("self_distill", 0):
+        text += (f", {recipe['self_distill']} of it replaced by distillation from the weights' moving average at "
+                 f"temperature {recipe.get('distill_temperature')}")  # fmt: skip
+    return text
+
+
 def render(weights_path: Path, evaluation: dict, bench: dict | None, notes: list[str] | None = None) -> str:
     loaded = load_weights(weights_path)
     training, cal = loaded.training, loaded.calibration
@@ -80,7 +91,7 @@ def render(weights_path: Path, evaluation: dict, bench: dict | None, notes: list
         "## Recipe",
         "",
         f"- AdamW, max learning rate {recipe['lr']}, weight decay {recipe['weight_decay']}, one-cycle schedule, "
-        f"batch {recipe['batch_size']}, cross-entropy",
+        f"batch {recipe['batch_size']}, {_loss_text(recipe)}",
         f"- Distortions per batch (affine + elastic, Simard et al. 2003): `{json.dumps(recipe['distortion'])}`",
         f"- Architecture config: `{json.dumps(recipe['model'])}`",
         "- Reproduce: `pipeline train --data ../shared/data --out runs/lenet5 --threads 2`, then "

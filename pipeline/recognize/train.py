@@ -102,7 +102,7 @@ def _initialise(model: LeNet5, init_from: str | None, log: Callable[[str], None]
     return {"path": str(init_from), "recipe": parent.get("recipe"), "train_seconds": parent.get("train_seconds")}
 
 
-def _distill_loss(logits: torch.Tensor, teacher: torch.nn.Module, x: torch.Tensor, temperature: float):
+def _distill_loss(logits: torch.Tensor, teacher: torch.nn.Module, x: torch.Tensor, temperature: float) -> torch.Tensor:
     """KL divergence from the teacher's softened outputs (Hinton et al. 2015), scaled by T^2 to keep its gradients
     the size of the cross-entropy's."""
     was_training = teacher.training
@@ -134,6 +134,8 @@ def train(
     A checkpoint is written atomically after every epoch; ``resume=True`` continues from it with the same
     random streams, so an interrupted run ends with the same weights as an uninterrupted one.
     """
+    if not 0.0 <= config.self_distill <= 1.0 or config.distill_temperature <= 0:
+        raise ValueError("self_distill must lie in [0, 1] and distill_temperature be positive")
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     started = time.perf_counter()
@@ -201,7 +203,9 @@ def train(
             y = labels[index]
             logits = model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            if config.self_distill > 0 and epoch >= config.epochs * WARMUP_SHARE:  # the average is no teacher before
+            # from the first whole epoch after the warm-up (the average is no teacher before); the logged loss then
+            # includes this term, so losses of recipes with and without it are not comparable
+            if config.self_distill > 0 and epoch >= config.epochs * WARMUP_SHARE:
                 loss = (1 - config.self_distill) * loss + config.self_distill * _distill_loss(
                     logits, ema.module, x, config.distill_temperature
                 )
