@@ -7,8 +7,8 @@ Targets (issue 5): >= 40 documents/s on 2 cores (start-up reported apart from st
 colour and bitonal scans), then read by `pipeline run` in a child process, into a fresh output folder.
 
 Reported per kind: ``steady_docs_per_s`` (the flow's own figure: documents / time from the first batch submitted
-to the last stored), ``flow_startup_s`` (the flow's time before its first batch: exports, discovery hashing every
-file, workers starting), ``outside_steady_s`` (wall minus steady: imports, the temporary Prefect server, the
+to the last stored), ``flow_startup_s`` (the flow's time before its first batch: exports, hashing the first chunk of
+files, workers starting), ``outside_steady_s`` (wall minus steady: imports, the temporary Prefect server, the
 flow's start-up and its final exports), memory sampled every 0.25 s over the whole process tree (``peak_rss_mb``:
 the largest process; ``peak_tree_rss_mb``: the sum, shared pages counted in each process, so it errs high;
 ``peak_tree_pss_mb``: the sum of proportional set sizes, shared pages split between the processes sharing them,

@@ -8,10 +8,9 @@ cluster without any worker touching SQLite.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from prefect.futures import PrefectFuture, as_completed
 from tqdm import tqdm
 
 from pipeline.flows.cycles import collected_per_batch
-from pipeline.flows.discover import ScanFile, discover
+from pipeline.flows.discover import Discovery, ScanFile, count_candidates, discover_chunks
 from pipeline.flows.exports import append_jsonl, export_all
 from pipeline.flows.process import ReadSettings, error_result, field_reader, process_files, release_freed_memory
 from pipeline.flows.store import ResultStore
@@ -86,28 +85,74 @@ class RunSummary:
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _plan(files: list[ScanFile], done: set[str]) -> tuple[list[ScanFile], int, int]:
-    """Files to read (one per content hash), how many were already done, how many are copies in this run."""
-    todo: list[ScanFile] = []
-    seen: set[str] = set()
-    skipped = copies = 0
-    for scan in files:
-        if scan.sha256 in done:
-            skipped += 1
-        elif scan.sha256 in seen:
-            copies += 1
-        else:
-            seen.add(scan.sha256)
-            todo.append(scan)
-    return todo, skipped, copies
+class BatchPlanner:
+    """Turns the chunks discovery finds into batches of files to read, one file per content hash.
+
+    Per chunk it records every name seen and asks the store which of the chunk's hashes it holds: one stored by an
+    earlier run is done (skipped unless ``force``); one stored by this run, or handed out in a batch not yet
+    saved, is a copy. So it keeps only the hashes in flight, never a set of every hash in the store or the run.
+    """
+
+    def __init__(
+        self, store: ResultStore, batch_id: int, force: bool, summary: RunSummary, logger,
+        advance: Callable[[int], object] = lambda n: None,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.advance = advance  # told how many files were settled without reading (done, copies, left, unreadable)
+        self.batch_id = batch_id
+        self.force = force
+        self.summary = summary
+        self.logger = logger
+        self.unsaved: set[str] = set()  # hashes handed out in batches whose results are not stored yet
+        self.found = 0  # files seen so far, of every kind (the progress bar counts them all)
+        self.read = 0  # files handed out to be read
+
+    def batches(self, chunks: Iterable[Discovery], batch_size: int) -> Iterator[list[ScanFile]]:
+        """Batches of ``batch_size`` files to read (the last one shorter), in the order the files were found."""
+        waiting: list[ScanFile] = []
+        for chunk in chunks:
+            waiting += self._plan(chunk)
+            while len(waiting) >= batch_size:
+                yield waiting[:batch_size]
+                waiting = waiting[batch_size:]
+        if waiting:
+            yield waiting
+
+    def _plan(self, chunk: Discovery) -> list[ScanFile]:
+        summary = self.summary
+        summary.unsettled += chunk.unsettled
+        for name, message in chunk.unreadable:  # not stored: no content hash; the next run tries again
+            summary.unreadable.append(f"{name}: {message}")
+            self.logger.warning("cannot read %s: %s", name, message)
+        self.found += len(chunk.files) + len(chunk.unsettled) + len(chunk.unreadable)
+        self.store.record_sightings((f.document, f.sha256, f.size) for f in chunk.files)
+        stored = self.store.stored_batches({f.sha256 for f in chunk.files})
+        todo: list[ScanFile] = []
+        for scan in chunk.files:
+            batch = stored.get(scan.sha256)
+            if scan.sha256 in self.unsaved or batch == self.batch_id:
+                summary.copies += 1
+            elif batch is not None and not self.force:
+                summary.skipped += 1
+            else:
+                self.unsaved.add(scan.sha256)
+                todo.append(scan)
+        self.read += len(todo)
+        self.advance(len(chunk.files) + len(chunk.unsettled) + len(chunk.unreadable) - len(todo))
+        return todo
+
+    def saved(self, batch: list[ScanFile]) -> None:
+        """The batch's results are in the store: its hashes are now found there."""
+        self.unsaved.difference_update(scan.sha256 for scan in batch)
 
 
 def completed_in_window(
-    submit: Callable[[list[ScanFile]], PrefectFuture], batches: list[list[ScanFile]], window: int
+    submit: Callable[[list[ScanFile]], PrefectFuture], batches: Iterable[list[ScanFile]], window: int
 ) -> Iterator[tuple[list[ScanFile], PrefectFuture]]:
     """Submit the batches with at most ``window`` unfinished at a time; yield each (batch, future) as it finishes.
 
-    Nothing of a finished batch is kept once the caller moves on, so the flow's memory does not grow with the
+    Batches are taken from ``batches`` only as slots free up (discovery hashes files as they are needed), and
+    nothing of a finished batch is kept once the caller moves on, so the flow's memory does not grow with the
     number of batches; the next batch is submitted before a finished one is handed over, so workers stay busy
     while the flow writes the store.
     """
@@ -166,29 +211,28 @@ def read_scans(
     summary = RunSummary()
     try:
         export_all(store, out_dir)  # repairs exports cut short by a killed run
-        found = discover([Path(p) for p in inputs], exclude=out_dir)
+        roots = [Path(p) for p in inputs]
+        total = count_candidates(roots, exclude=out_dir) if progress else None  # a listing only, no hashing
+        chunks = discover_chunks(roots, exclude=out_dir)
+        first = next(chunks, None)  # hashed while the workers load the reader
         if pool is not None:
             identity = pool.identity()  # raises on missing or corrupt weights, before anything is recorded
-        summary.unsettled = found.unsettled
-        store.record_sightings((f.document, f.sha256, f.size) for f in found.files)
-        todo, summary.skipped, summary.copies = _plan(found.files, set() if force else store.done_hashes())
-        logger.info(
-            "%d files found: %d to read, %d already done, %d copies, %d still being written",
-            len(found.files), len(todo), summary.skipped, summary.copies, len(found.unsettled),
-        )  # fmt: skip
         batch_id = store.start_batch(  # absolute input paths: the review page finds the scans again from them
-            [str(Path(p).resolve()) for p in inputs], kind, identity.weights_sha256, identity.threshold,
+            [str(p.resolve()) for p in roots], kind, identity.weights_sha256, identity.threshold,
             identity.target_error,
         )
-        summary.unreadable = [f"{d}: {m}" for d, m in found.unreadable]
-        for line in summary.unreadable:  # not stored: no content hash; the next run tries again
-            logger.warning("cannot read %s", line)
-        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-        summary.startup_seconds = time.perf_counter() - started
-        steady = time.perf_counter()
-        bar = tqdm(total=len(todo), unit="file", disable=not progress, desc="reading")
-        submit = functools.partial(read_batch.submit, settings=settings, out_dir=str(out_dir),
-                                   pool=pool.key if pool is not None else None)  # fmt: skip
+        bar = tqdm(total=total, unit="file", disable=not progress, desc="reading")
+        planner = BatchPlanner(store, batch_id, force, summary, logger, advance=bar.update)
+        batches = planner.batches(itertools.chain([first] if first else [], chunks), batch_size)
+        logger.info("reading files as they are found and hashed%s", f" ({total} found)" if total is not None else "")
+        first_submitted: list[float] = []
+
+        def submit(batch: list[ScanFile]) -> PrefectFuture:
+            if not first_submitted:
+                first_submitted.append(time.perf_counter())
+            return read_batch.submit(batch, settings=settings, out_dir=str(out_dir),
+                                     pool=pool.key if pool is not None else None)  # fmt: skip
+
         with collected_per_batch() as collect_cycles:
             for batch, future in completed_in_window(submit, batches, in_flight):
                 try:
@@ -198,6 +242,7 @@ def read_scans(
                     message = f"internal error while reading this batch: {type(exc).__name__}: {exc}"
                     documents = [error_result(scan, 0, kind, message) for scan in batch]
                 store.save_documents(documents, batch_id, force=force)
+                planner.saved(batch)
                 append_jsonl(out_dir / "results.jsonl", documents)
                 for doc in documents:
                     summary.documents += 1
@@ -207,6 +252,13 @@ def read_scans(
                         summary.rejected += f["status"] == "rejected"
                 bar.update(len(batch))
                 collect_cycles()
+        steady = first_submitted[0] if first_submitted else time.perf_counter()
+        summary.startup_seconds = steady - started
+        logger.info(
+            "%d files found: %d read, %d already done, %d copies, %d still being written, %d unreadable",
+            planner.found, planner.read, summary.skipped, summary.copies, len(summary.unsettled),
+            len(summary.unreadable),
+        )  # fmt: skip
         bar.close()
         summary.seconds = time.perf_counter() - steady
         if pool is not None:

@@ -166,9 +166,17 @@ class ResultStore:
         with self.transaction() as db:
             db.execute("UPDATE batches SET finished_at = ? WHERE id = ?", (now(), batch_id))
 
-    def done_hashes(self) -> set[str]:
-        """Content hashes whose every page is stored (so the file needs no reading)."""
-        return {row[0] for row in self.db.execute("SELECT DISTINCT sha256 FROM documents")}
+    def stored_batches(self, hashes: Iterable[str]) -> dict[str, int]:
+        """For each of these content hashes that the store holds, the run that stored it (asked a chunk of files
+        at a time, so the flow never loads every hash the store holds)."""
+        wanted = list(hashes)
+        stored: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):  # well under SQLite's limit on bound parameters
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT sha256, MAX(batch_id) FROM documents WHERE sha256 IN ({marks}) GROUP BY sha256"
+            stored.update((row[0], row[1]) for row in self.db.execute(query, part))
+        return stored
 
     def record_sightings(self, sightings: Iterable[tuple[str, str, int]]) -> None:
         """Remember every (path, sha256, size) seen, copies under other names included."""
