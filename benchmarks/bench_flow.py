@@ -62,6 +62,7 @@ class TreeSampler:
         self.roles: dict[int, str] = {}
         self.peak_by_role: dict[str, int] = {}  # the largest single process of each role
         self.now: dict[str, int] = {}  # the latest sample: tree_rss, tree_pss (when sampled) and each role's largest
+        self.peak_tree_parts: dict[str, list[int]] = {}  # at the tree's RSS peak: each process's RSS, by role
 
     def sample(self, with_pss: bool) -> None:
         try:
@@ -70,6 +71,7 @@ class TreeSampler:
             return
         tree_rss = tree_pss = 0
         now: dict[str, int] = {}
+        parts: dict[str, list[int]] = {}
         for process in processes:
             try:
                 with process.oneshot():
@@ -82,11 +84,18 @@ class TreeSampler:
             self.peak_rss = max(self.peak_rss, memory.rss)
             self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), memory.rss)
             now[role] = max(now.get(role, 0), memory.rss)
+            parts.setdefault(role, []).append(memory.rss)
             tree_rss += memory.rss
             tree_pss += getattr(memory, "pss", 0)
-        self.peak_tree_rss = max(self.peak_tree_rss, tree_rss)
+        if tree_rss > self.peak_tree_rss:  # which processes made the peak (a short-lived child shows here)
+            self.peak_tree_rss = tree_rss
+            self.peak_tree_parts = parts
         self.peak_tree_pss = max(self.peak_tree_pss, tree_pss)
         self.now = {**now, "tree_rss": tree_rss, "tree_pss": tree_pss or self.now.get("tree_pss", 0)}
+
+    def parts_mb(self) -> dict[str, list[int]]:
+        """The processes summed at the tree's RSS peak, by role, in MB."""
+        return {role: [round(rss / 2**20) for rss in sizes] for role, sizes in self.peak_tree_parts.items()}
 
     def cpu_by_role(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -129,6 +138,7 @@ def read(folder: Path, out: Path, kind: str, batch_size: int, runner: str, worke
         "peak_tree_rss_mb": round(sampler.peak_tree_rss / 2**20),
         "peak_tree_pss_mb": round(sampler.peak_tree_pss / 2**20),
         "peak_rss_mb_by_role": {role: round(rss / 2**20) for role, rss in sampler.peak_by_role.items()},
+        "peak_tree_parts_mb": sampler.parts_mb(),
         "cpu_s": sampler.cpu_by_role(),
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in os.getloadavg()],

@@ -120,6 +120,7 @@ def measure(folder: Path, out: Path, batch_size: int, interval: float, workers: 
         "errors": summary["errors"],
         "peak_rss_mb_by_role": {role: round(rss / MB) for role, rss in sampler.peak_by_role.items()},
         "peak_tree_rss_mb": round(sampler.peak_tree_rss / MB),
+        "peak_tree_parts_mb": sampler.parts_mb(),
         "peak_tree_pss_mb": round(sampler.peak_tree_pss / MB),
         "steady_docs_per_s": round(summary["docs_per_second"], 1),
         "flow_startup_s": round(summary["startup_seconds"], 1),

@@ -25,14 +25,15 @@ def make_tree(root: Path, names: list[str]) -> None:
 
 
 def test_chunks_hold_what_one_pass_holds_in_the_order_of_the_names(tmp_path):
-    names = ["a-b.png", "a/b.png", "a/c/d.png", "a0.png", "b.png", "z/y/x.png", "z/y.png", "m.tif", "n.dat"]
+    names = ["a-b.png", "a/b.png", "a/c/d.png", "a0.png", "b.png", "z/y/x.png", "z/y.png", "m.tif", "n.dat",
+             "a b/x.png", "a.d/x.png", "a!/x.png", "a.png", "a!.png"]  # fmt: skip
     make_tree(tmp_path / "in", names)
     (tmp_path / "in" / "notes.txt").write_text("no scan")
     whole = discover([tmp_path / "in"])
     # sorted as strings: "a-b.png" < "a/b.png" ('-' < '/'), a folder's files where their names sort
     assert [f.document for f in whole.files] == sorted(names)
     chunks = list(discover_chunks([tmp_path / "in"], chunk=2))
-    assert [len(c.files) for c in chunks] == [2, 2, 2, 2, 1]
+    assert [len(c.files) for c in chunks] == [2, 2, 2, 2, 2, 2, 2]
     assert [f for c in chunks for f in c.files] == whole.files
     assert count_candidates([tmp_path / "in"]) == len(names)
 
@@ -45,8 +46,14 @@ def test_nested_or_repeated_inputs_are_walked_once(tmp_path):
     assert [f.document for f in discover([sub, root]).files] == ["inner.png", "top.png"]
     # a hidden folder named on its own is read, though the walk of its parent skips it
     assert [f.document for f in discover([root, sub / ".hidden"]).files] == ["sub/inner.png", "top.png", "secret.png"]
-    # the output folder is never read, wherever it lies
+    # the output folder is never read, wherever it lies, unless a folder inside it is given
     assert [f.document for f in discover([root], exclude=sub).files] == ["top.png"]
+    assert [f.document for f in discover([root, sub], exclude=sub).files] == ["top.png", "inner.png"]
+    # a file given by name that a folder given also finds is found once, under the folder's name for it
+    assert [f.document for f in discover([sub / "inner.png", root, sub / "inner.png"]).files] == [
+        "sub/inner.png", "top.png"
+    ]
+    assert [f.document for f in discover([sub / "inner.png", sub / "inner.png"]).files] == ["inner.png"]
 
 
 def test_a_folder_that_cannot_be_listed_is_named_and_the_rest_is_found(tmp_path, monkeypatch):
@@ -61,7 +68,7 @@ def test_a_folder_that_cannot_be_listed_is_named_and_the_rest_is_found(tmp_path,
     monkeypatch.setattr(discover_module.os, "scandir", scandir)
     found = discover([tmp_path / "in"])
     assert [f.document for f in found.files] == ["a.png", "z.png"]
-    assert found.unreadable == [("locked/", "cannot list folder (Permission denied)")]
+    assert found.unlisted == [("locked/", "cannot list folder (Permission denied)")] and found.unreadable == []
 
 
 def test_files_are_hashed_only_as_chunks_are_asked_for(tmp_path, monkeypatch):
@@ -103,7 +110,7 @@ def test_the_planner_reads_each_content_once_and_skips_what_an_earlier_run_store
         Discovery([scan("old.png", "a"), scan("b.png", "b"), scan("b-copy.png", "b"), scan("c.png", "c")],
                   unsettled=["wet.png"]),
         Discovery([scan("d.png", "d"), scan("c-copy.png", "c"), scan("e.png", "e")],
-                  unreadable=[("locked/", "cannot list folder (Permission denied)")]),
+                  unlisted=[("locked/", "cannot list folder (Permission denied)")]),
         Discovery([scan("b-again.png", "b"), scan("f.png", "f")]),
     ]  # fmt: skip
     batches = planner.batches(iter(chunks), batch_size=2)
@@ -117,9 +124,19 @@ def test_the_planner_reads_each_content_once_and_skips_what_an_earlier_run_store
     assert (summary.skipped, summary.copies) == (1, 3)
     assert summary.unsettled == ["wet.png"]
     assert summary.unreadable == ["locked/: cannot list folder (Permission denied)"]
-    assert planner.found == 11 and planner.read == 5 and sum(advanced) == planner.found - planner.read
+    # files only: the folder that could not be listed is not one
+    assert planner.found == 10 and planner.read == 5 and sum(advanced) == planner.found - planner.read
     sightings = store.db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
     assert sightings == 9  # every name of every hashed file
+
+
+def test_a_copy_in_a_later_chunk_is_not_read_while_the_first_is_in_flight(store):
+    run = store.start_batch(["in"], "zip", "w", 0.9, 0.001)
+    summary = RunSummary()
+    planner = BatchPlanner(store, run, False, summary, logging.getLogger("test"))
+    chunks = [Discovery([scan("a.png", "a")]), Discovery([scan("a-copy.png", "a"), scan("b.png", "b")])]
+    assert [[f.document for f in b] for b in planner.batches(iter(chunks), batch_size=8)] == [["a.png", "b.png"]]
+    assert summary.copies == 1
 
 
 def test_force_reads_again_what_earlier_runs_stored_but_still_not_a_copy(store):
@@ -128,9 +145,16 @@ def test_force_reads_again_what_earlier_runs_stored_but_still_not_a_copy(store):
     run = store.start_batch(["in"], "zip", "w", 0.9, 0.001)
     summary = RunSummary()
     planner = BatchPlanner(store, run, True, summary, logging.getLogger("test"))
-    chunks = [Discovery([scan("old.png", "a"), scan("old-copy.png", "a"), scan("new.png", "n")])]
-    assert [[f.document for f in b] for b in planner.batches(iter(chunks), batch_size=8)] == [["old.png", "new.png"]]
-    assert (summary.skipped, summary.copies) == (0, 1)
+    chunks = [
+        Discovery([scan("old.png", "a"), scan("old-copy.png", "a"), scan("new.png", "n")]),
+        Discovery([scan("old-again.png", "a")]),
+    ]
+    batches = planner.batches(iter(chunks), batch_size=2)
+    first = next(batches)
+    assert [f.document for f in first] == ["old.png", "new.png"]
+    store.save_documents([stored_doc(f) for f in first], run, force=True)  # now stored by this run
+    planner.saved(first)
+    assert list(batches) == [] and (summary.skipped, summary.copies) == (0, 2)
 
 
 def test_batches_are_planned_only_as_the_window_frees_a_slot():

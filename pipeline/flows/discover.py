@@ -38,39 +38,51 @@ class ScanFile:
 class Discovery:
     files: list[ScanFile] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # still being written: left for the next run
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (name, message): could not be listed or hashed
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, message): could not be hashed
+    unlisted: list[tuple[str, str]] = field(default_factory=list)  # (folder/, message): could not be listed
 
     def extend(self, other: Discovery) -> None:
         self.files += other.files
         self.unsettled += other.unsettled
         self.unreadable += other.unreadable
+        self.unlisted += other.unlisted
 
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _hidden_below(path: Path, folder: Path) -> bool:
-    """Whether a walk of ``folder`` skips ``path`` (it lies inside) because a part of the way is hidden."""
-    return any(part.startswith(".") for part in path.relative_to(folder).parts)
+def _reached_by_walk(path: Path, folder: Path, exclude: Path | None) -> bool:
+    """Whether a walk of ``folder`` reaches ``path`` (both resolved): it lies inside, not under a hidden folder
+    nor under the excluded one."""
+    if not _inside(path, folder) or (exclude is not None and _inside(path, exclude) and not _inside(folder, exclude)):
+        return False
+    return not any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
-def _walk_sorted(root: Path, skip: list[Path], unreadable: list[tuple[str, str]]) -> Iterator[tuple[Path, str]]:
+def _walk_sorted(root: Path, skip: list[Path], unlisted: list[tuple[str, str]]) -> Iterator[tuple[Path, str]]:
     """(path, name relative to root) of the non-hidden files under ``root``, in the order of those names as
     strings, without descending into the (resolved) folders in ``skip``. Symbolic links to folders are not
-    followed; links to files are files. A folder that cannot be listed goes to ``unreadable``."""
+    followed; links to files are files (another name for the same content: a copy). A folder that cannot be
+    listed goes to ``unlisted``."""
 
     def entries(folder: str) -> Iterator[tuple[str, os.DirEntry]]:
         try:
             with os.scandir(folder) as listing:
                 found = [e for e in listing if not e.name.startswith(".")]
+            # a folder sorts as its name + "/": then every file under it sorts where its relative path does
+            keyed = [(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name, e) for e in found]
         except OSError as exc:
             name = os.path.relpath(folder, root) + "/"
-            unreadable.append((name, f"cannot list folder ({exc.strerror or exc})"))
+            unlisted.append((name, f"cannot list folder ({exc.strerror or exc})"))
             return iter(())
-        # a folder sorts as its name + "/": then every file under it sorts where its relative path does
-        keyed = [(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name, e) for e in found]
         return iter(sorted(keyed, key=lambda item: item[0]))
+
+    def is_file(entry: os.DirEntry) -> bool:
+        try:
+            return entry.is_file()  # follows a symbolic link
+        except OSError:
+            return False
 
     stack = [entries(str(root))]
     while stack:
@@ -82,32 +94,42 @@ def _walk_sorted(root: Path, skip: list[Path], unreadable: list[tuple[str, str]]
         if key.endswith("/"):
             if not skip or Path(entry.path).resolve() not in skip:
                 stack.append(entries(entry.path))
-        elif entry.is_file():
+        elif is_file(entry):
             yield Path(entry.path), os.path.relpath(entry.path, root)
 
 
+def _is_candidate(path: Path) -> bool:
+    return path.suffix.lower() in SCAN_SUFFIXES or _sniffs_as_scan(path)
+
+
 def candidates(
-    inputs: list[Path], exclude: Path | None = None, unreadable: list[tuple[str, str]] | None = None
+    inputs: list[Path], exclude: Path | None = None, unlisted: list[tuple[str, str]] | None = None
 ) -> Iterator[tuple[Path, str]]:
     """(path, relative name) of every candidate scan under the inputs, input by input, each folder in sorted
-    order. A file given by name is a candidate whatever its extension; in folders, by extension or content. A
-    folder given inside one already walked (or one walked again) is not walked twice; a folder given that holds
-    one walked before skips it."""
+    order. A file given by name is a candidate whatever its extension; in folders, by extension or content.
+
+    Nothing is found twice because inputs overlap: a folder given inside one walked before (or given again) is
+    not walked again, and a folder given that holds one walked before skips it; a file given by name that the
+    walk of a folder given also finds is left to that walk. So a file's name is the one the first folder to reach
+    it gives (a file given by name keeps its own only when no folder given holds it)."""
     exclude = exclude.resolve() if exclude else None
-    unreadable = [] if unreadable is None else unreadable
+    unlisted = [] if unlisted is None else unlisted
+    folders = [p.resolve() for p in inputs if p.is_dir()]
     walked: list[Path] = []
+    named: set[Path] = set()
     for root in inputs:
-        if root.is_file():
-            yield root, root.name
-            continue
-        if not root.is_dir():
-            continue
         resolved = root.resolve()
-        if any(_inside(resolved, w) and not _hidden_below(resolved, w) for w in walked):
+        if root.is_file():
+            found_by_walk = any(_reached_by_walk(resolved, f, exclude) for f in folders) and _is_candidate(root)
+            if not found_by_walk and resolved not in named:
+                named.add(resolved)
+                yield root, root.name
+            continue
+        if not root.is_dir() or any(_reached_by_walk(resolved, w, exclude) for w in walked):
             continue  # its files were found under a folder given before
         skip = [w for w in walked if _inside(w, resolved)] + ([exclude] if exclude else [])
-        for path, name in _walk_sorted(root, skip, unreadable):
-            if path.suffix.lower() in SCAN_SUFFIXES or _sniffs_as_scan(path):
+        for path, name in _walk_sorted(root, skip, unlisted):
+            if _is_candidate(path):
                 yield path, name
         walked.append(resolved)
 
@@ -141,17 +163,18 @@ def discover_chunks(
     inputs: list[Path], exclude: Path | None = None, settle_seconds: float = SETTLE_SECONDS, chunk: int = CHUNK_FILES
 ) -> Iterator[Discovery]:
     """The candidates hashed ``chunk`` at a time; files still changing (size or mtime moved while hashing, or
-    modified just now) are left out and named, as are those that could not be read."""
-    listing_errors: list[tuple[str, str]] = []
-    found = candidates(inputs, exclude, listing_errors)
+    modified just now) are left out and named, as are files that could not be read and folders that could not
+    be listed."""
+    unlisted: list[tuple[str, str]] = []
+    found = candidates(inputs, exclude, unlisted)
     while True:
         part = list(itertools.islice(found, chunk))
         result = Discovery()
         for path, document in part:
             _hash_one(path, document, settle_seconds, result)
-        result.unreadable += listing_errors
-        listing_errors.clear()
-        if not part and not result.unreadable:
+        result.unlisted += unlisted
+        unlisted.clear()
+        if not part and not result.unlisted:
             return
         yield result
         if not part:

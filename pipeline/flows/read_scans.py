@@ -9,6 +9,7 @@ cluster without any worker touching SQLite.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -60,7 +61,7 @@ class RunSummary:
     skipped: int = 0  # files already done (content seen before)
     copies: int = 0  # files whose content is another file's: recorded, not re-read
     unsettled: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # files that could not even be opened (permissions, I/O)
+    unreadable: list[str] = field(default_factory=list)  # files or folders that could not be opened (permissions, I/O)
     seconds: float = 0.0
     startup_seconds: float = 0.0
     stored_total: int = 0
@@ -77,7 +78,7 @@ class RunSummary:
             ("documents read", self.documents), ("fields accepted", self.accepted),
             ("fields rejected (to review)", self.rejected), ("errors", self.errors),
             ("already done, skipped", self.skipped), ("copies recorded", self.copies),
-            ("still being written, left", len(self.unsettled)), ("unreadable files", len(self.unreadable)),
+            ("still being written, left", len(self.unsettled)), ("unreadable files or folders", len(self.unreadable)),
             ("docs/s (steady)", f"{self.docs_per_second:.1f}"),
             ("start-up s", f"{self.startup_seconds:.1f}"), ("documents in store", self.stored_total),
         ]  # fmt: skip
@@ -121,10 +122,10 @@ class BatchPlanner:
     def _plan(self, chunk: Discovery) -> list[ScanFile]:
         summary = self.summary
         summary.unsettled += chunk.unsettled
-        for name, message in chunk.unreadable:  # not stored: no content hash; the next run tries again
+        for name, message in chunk.unreadable + chunk.unlisted:  # not stored (no content hash): tried next run
             summary.unreadable.append(f"{name}: {message}")
             self.logger.warning("cannot read %s: %s", name, message)
-        self.found += len(chunk.files) + len(chunk.unsettled) + len(chunk.unreadable)
+        self.found += len(chunk.files) + len(chunk.unsettled) + len(chunk.unreadable)  # files, not folders
         self.store.record_sightings((f.document, f.sha256, f.size) for f in chunk.files)
         stored = self.store.stored_batches({f.sha256 for f in chunk.files})
         todo: list[ScanFile] = []
@@ -212,7 +213,6 @@ def read_scans(
     try:
         export_all(store, out_dir)  # repairs exports cut short by a killed run
         roots = [Path(p) for p in inputs]
-        total = count_candidates(roots, exclude=out_dir) if progress else None  # a listing only, no hashing
         chunks = discover_chunks(roots, exclude=out_dir)
         first = next(chunks, None)  # hashed while the workers load the reader
         if pool is not None:
@@ -221,10 +221,12 @@ def read_scans(
             [str(p.resolve()) for p in roots], kind, identity.weights_sha256, identity.threshold,
             identity.target_error,
         )
-        bar = tqdm(total=total, unit="file", disable=not progress, desc="reading")
+        bar = tqdm(unit="file", disable=not progress, desc="reading")
+        if progress:  # the total comes from a listing beside the reading: a huge tree must not delay the start
+            threading.Thread(target=_count_into, args=(bar, roots, out_dir), daemon=True, name="count-files").start()
         planner = BatchPlanner(store, batch_id, force, summary, logger, advance=bar.update)
         batches = planner.batches(itertools.chain([first] if first else [], chunks), batch_size)
-        logger.info("reading files as they are found and hashed%s", f" ({total} found)" if total is not None else "")
+        logger.info("reading files as they are found and hashed")
         first_submitted: list[float] = []
 
         def submit(batch: list[ScanFile]) -> PrefectFuture:
@@ -273,6 +275,12 @@ def read_scans(
     _publish(summary, out_dir)
     logger.info("done: %s", summary.as_dict())
     return summary.as_dict()
+
+
+def _count_into(bar: tqdm, roots: list[Path], exclude: Path) -> None:
+    """Give the progress bar its total: the candidates a listing finds (files only, no hashing)."""
+    bar.total = count_candidates(roots, exclude)
+    bar.refresh()
 
 
 def _publish(summary: RunSummary, out_dir: Path) -> None:
