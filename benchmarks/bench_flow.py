@@ -52,6 +52,18 @@ def _role(process: psutil.Process) -> str:
     return "other"
 
 
+def _high_water_mark(pid: int) -> int:
+    """VmHWM of /proc/PID/status in bytes (0 where there is no such file: not Linux, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class TreeSampler:
     """Peak memory and CPU seconds of a process and all its descendants, sampled until it exits."""
 
@@ -63,6 +75,8 @@ class TreeSampler:
         self.peak_by_role: dict[str, int] = {}  # the largest single process of each role
         self.now: dict[str, int] = {}  # the latest sample: tree_rss, tree_pss (when sampled) and each role's largest
         self.peak_tree_parts: dict[str, list[int]] = {}  # at the tree's RSS peak: each process's RSS, by role
+        self.high_water: dict[int, tuple[str, int]] = {}  # each process's own peak RSS (VmHWM), last read
+        self.seen: dict[int, int] = {}  # samples each process was in
 
     def sample(self, with_pss: bool) -> None:
         try:
@@ -81,6 +95,10 @@ class TreeSampler:
             except psutil.Error:
                 continue
             self.cpu[process.pid] = (role, times.user + times.system)
+            self.seen[process.pid] = self.seen.get(process.pid, 0) + 1
+            hwm = _high_water_mark(process.pid)
+            if hwm:
+                self.high_water[process.pid] = (role, hwm)
             self.peak_rss = max(self.peak_rss, memory.rss)
             self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), memory.rss)
             now[role] = max(now.get(role, 0), memory.rss)
@@ -92,6 +110,16 @@ class TreeSampler:
             self.peak_tree_parts = parts
         self.peak_tree_pss = max(self.peak_tree_pss, tree_pss)
         self.now = {**now, "tree_rss": tree_rss, "tree_pss": tree_pss or self.now.get("tree_pss", 0)}
+
+    def high_water_mb(self) -> dict[str, list[int]]:
+        """Each process's lifetime peak RSS as the kernel kept it (no sampling gap), by role, in MB. Their sum
+        bounds the tree's peak from above (the processes need not peak together). Processes seen in fewer than 5
+        samples are left out: a child caught between fork and exec shows its parent's memory as its own."""
+        by_role: dict[str, list[int]] = {}
+        for pid, (role, hwm) in self.high_water.items():
+            if self.seen.get(pid, 0) >= 5:
+                by_role.setdefault(role, []).append(round(hwm / 2**20))
+        return by_role
 
     def parts_mb(self) -> dict[str, list[int]]:
         """The processes summed at the tree's RSS peak, by role, in MB."""
@@ -139,6 +167,7 @@ def read(folder: Path, out: Path, kind: str, batch_size: int, runner: str, worke
         "peak_tree_pss_mb": round(sampler.peak_tree_pss / 2**20),
         "peak_rss_mb_by_role": {role: round(rss / 2**20) for role, rss in sampler.peak_by_role.items()},
         "peak_tree_parts_mb": sampler.parts_mb(),
+        "high_water_mb": sampler.high_water_mb(),
         "cpu_s": sampler.cpu_by_role(),
         "load_before": [round(v, 2) for v in load_before],
         "load_after": [round(v, 2) for v in os.getloadavg()],

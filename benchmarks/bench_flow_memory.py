@@ -121,6 +121,8 @@ def measure(folder: Path, out: Path, batch_size: int, interval: float, workers: 
         "peak_rss_mb_by_role": {role: round(rss / MB) for role, rss in sampler.peak_by_role.items()},
         "peak_tree_rss_mb": round(sampler.peak_tree_rss / MB),
         "peak_tree_parts_mb": sampler.parts_mb(),
+        "high_water_mb": sampler.high_water_mb(),  # each process's own peak, read from the kernel
+        "high_water_sum_mb": sum(sum(sizes) for sizes in sampler.high_water_mb().values()),
         "peak_tree_pss_mb": round(sampler.peak_tree_pss / MB),
         "steady_docs_per_s": round(summary["docs_per_second"], 1),
         "flow_startup_s": round(summary["startup_seconds"], 1),

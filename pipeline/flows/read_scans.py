@@ -18,6 +18,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
 from tqdm import tqdm
 
@@ -50,6 +51,23 @@ def read_batch(files: list[ScanFile], settings: ReadSettings, out_dir: str, pool
     documents = process_files(files, settings, Path(out_dir))
     release_freed_memory()  # the batch's images are gone now; without this, memory grows with the batch count
     return documents
+
+
+def forget_result_links(result: list[dict]) -> None:
+    """Drop the links Prefect made from a batch's results to its task run's state, once the batch is stored.
+
+    For dependency tracking, Prefect maps ``id()`` of every task result and of each of its items to a copy of the
+    task run's state, in the flow run's context, for the whole run (``FlowRunContext.run_results``): ~30 entries
+    and one state a batch, which grew the flow process by ~60 kB a batch (+5 MB over 2,880 documents). These
+    results are never passed to another task, so nothing needs the links once the batch is stored.
+    """
+    context = FlowRunContext.get()
+    links = getattr(context, "run_results", None)
+    if links is None:
+        return
+    links.pop(id(result), None)
+    for item in result:
+        links.pop(id(item), None)
 
 
 @dataclass
@@ -245,6 +263,7 @@ def read_scans(
                     documents = [error_result(scan, 0, kind, message) for scan in batch]
                 store.save_documents(documents, batch_id, force=force)
                 planner.saved(batch)
+                forget_result_links(documents)
                 append_jsonl(out_dir / "results.jsonl", documents)
                 for doc in documents:
                     summary.documents += 1
