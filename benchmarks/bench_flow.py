@@ -89,7 +89,7 @@ class TreeSampler:
         for process in processes:
             try:
                 with process.oneshot():
-                    role = self.roles.setdefault(process.pid, _role(process))
+                    role = self.roles.get(process.pid) or self._role(process)
                     times = process.cpu_times()
                     memory = process.memory_full_info() if with_pss else process.memory_info()
             except psutil.Error:
@@ -110,6 +110,18 @@ class TreeSampler:
             self.peak_tree_parts = parts
         self.peak_tree_pss = max(self.peak_tree_pss, tree_pss)
         self.now = {**now, "tree_rss": tree_rss, "tree_pss": tree_pss or self.now.get("tree_pss", 0)}
+
+    def _role(self, process: psutil.Process) -> str:
+        """The process's role, kept once known. A child caught between fork and exec still shows its parent's
+        command line: it is "other" until it shows its own (a worker was once counted as a second flow)."""
+        if process.pid == self.root.pid:
+            return self.roles.setdefault(process.pid, "flow")
+        try:
+            if process.cmdline() == self.root.cmdline():
+                return "other"
+        except psutil.Error:
+            return "other"
+        return self.roles.setdefault(process.pid, _role(process))
 
     def high_water_mb(self) -> dict[str, list[int]]:
         """Each process's lifetime peak RSS as the kernel kept it (no sampling gap), by role, in MB. Their sum

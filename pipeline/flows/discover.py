@@ -66,36 +66,34 @@ def _walk_sorted(root: Path, skip: list[Path], unlisted: list[tuple[str, str]]) 
     followed; links to files are files (another name for the same content: a copy). A folder that cannot be
     listed goes to ``unlisted``."""
 
-    def entries(folder: str) -> Iterator[tuple[str, os.DirEntry]]:
+    def entries(folder: str) -> Iterator[str]:
+        """The folder's visible entries as sort keys, sorted: a file's name, a folder's name + "/" (then every
+        file under it sorts where its relative path does). Only the names are kept: ~80 bytes an entry, where
+        the listing's own entries take ~4x that (a flat folder of 100,000 scans is listed at once)."""
         try:
             with os.scandir(folder) as listing:
-                found = [e for e in listing if not e.name.startswith(".")]
-            # a folder sorts as its name + "/": then every file under it sorts where its relative path does
-            keyed = [(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name, e) for e in found]
+                keys = [e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
+                        for e in listing if not e.name.startswith(".")]  # fmt: skip
         except OSError as exc:
             name = os.path.relpath(folder, root) + "/"
             unlisted.append((name, f"cannot list folder ({exc.strerror or exc})"))
             return iter(())
-        return iter(sorted(keyed, key=lambda item: item[0]))
+        keys.sort()
+        return iter(keys)
 
-    def is_file(entry: os.DirEntry) -> bool:
-        try:
-            return entry.is_file()  # follows a symbolic link
-        except OSError:
-            return False
-
-    stack = [entries(str(root))]
+    stack = [(str(root), entries(str(root)))]
     while stack:
-        item = next(stack[-1], None)
-        if item is None:
+        folder, keys = stack[-1]
+        key = next(keys, None)
+        if key is None:
             stack.pop()
             continue
-        key, entry = item
+        path = os.path.join(folder, key.rstrip("/"))
         if key.endswith("/"):
-            if not skip or Path(entry.path).resolve() not in skip:
-                stack.append(entries(entry.path))
-        elif is_file(entry):
-            yield Path(entry.path), os.path.relpath(entry.path, root)
+            if not skip or Path(path).resolve() not in skip:
+                stack.append((path, entries(path)))
+        elif os.path.isfile(path):  # follows a symbolic link; False for a link to a folder or a broken one
+            yield Path(path), os.path.relpath(path, root)
 
 
 def _is_candidate(path: Path) -> bool:
