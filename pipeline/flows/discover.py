@@ -66,7 +66,7 @@ def _walk_sorted(root: Path, skip: list[Path], unlisted: list[tuple[str, str]]) 
     followed; links to files are files (another name for the same content: a copy). A folder that cannot be
     listed goes to ``unlisted``."""
 
-    def entries(folder: str) -> Iterator[str]:
+    def entries(folder: str, relative: str) -> Iterator[str]:
         """The folder's visible entries as sort keys, sorted: a file's name, a folder's name + "/" (then every
         file under it sorts where its relative path does). Only the names are kept: ~80 bytes an entry, where
         the listing's own entries take ~4x that (a flat folder of 100,000 scans is listed at once)."""
@@ -75,15 +75,15 @@ def _walk_sorted(root: Path, skip: list[Path], unlisted: list[tuple[str, str]]) 
                 keys = [e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
                         for e in listing if not e.name.startswith(".")]  # fmt: skip
         except OSError as exc:
-            name = os.path.relpath(folder, root) + "/"
-            unlisted.append((name, f"cannot list folder ({exc.strerror or exc})"))
+            unlisted.append((relative or "./", f"cannot list folder ({exc.strerror or exc})"))
             return iter(())
         keys.sort()
         return iter(keys)
 
-    stack = [(str(root), entries(str(root)))]
+    # (folder on disk, its name relative to root with a trailing "/" or "", its remaining sort keys)
+    stack = [(str(root), "", entries(str(root), ""))]
     while stack:
-        folder, keys = stack[-1]
+        folder, relative, keys = stack[-1]
         key = next(keys, None)
         if key is None:
             stack.pop()
@@ -91,9 +91,9 @@ def _walk_sorted(root: Path, skip: list[Path], unlisted: list[tuple[str, str]]) 
         path = os.path.join(folder, key.rstrip("/"))
         if key.endswith("/"):
             if not skip or Path(path).resolve() not in skip:
-                stack.append((path, entries(path)))
+                stack.append((path, relative + key, entries(path, relative + key)))
         elif os.path.isfile(path):  # follows a symbolic link; False for a link to a folder or a broken one
-            yield Path(path), os.path.relpath(path, root)
+            yield Path(path), relative + key
 
 
 def _is_candidate(path: Path) -> bool:
