@@ -45,6 +45,15 @@ def test_bitonal_shaded_band():
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
 
 
+def test_shaded_band_with_its_printed_sign_beats_the_signature_line():
+    # seed 67: the '$' is printed on the tint, inside the band; the signature's line scored higher until the sign
+    # inside the band counted as the band's sign (dev cheques of seed 101: 2 more amounts located of 400)
+    doc = make("cheque", 67, cover=2)
+    loc = locate_amount(make_view(doc.image, doc.dpi))
+    assert loc.source == "shaded"
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
+
+
 def test_upside_down_cheque_is_turned():
     doc = make("cheque", 0, cover=0)
     turned = doc.image[::-1, ::-1].copy()

@@ -406,6 +406,8 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
         skip = inch(0.21)
         s += 1.0
         cand.notes.append("sign inside")
+    elif cand.source == "shaded" and not sign and _sign_left(writing, cand.box, inch, inside=True):
+        sign = True  # the band's own printed sign at its left end ('$' printed on the tint), skipped as before
     ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
     cand.ink_box = ink_box
     if ink_box is None:
