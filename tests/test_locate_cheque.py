@@ -54,6 +54,16 @@ def test_shaded_band_with_its_printed_sign_beats_the_signature_line():
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
 
 
+def test_date_line_over_the_amount_line_is_not_a_box():
+    # seed 0, amount on a line: the date's line above lines up with the amount's, and the pair, taken for a box
+    # with no sides, cut the amount's first digit off where the shorter line ended
+    doc = make("cheque", 0, cover=1)
+    loc = locate_amount(make_view(doc.image, doc.dpi))
+    x0, y0, _x1, y1 = doc.truth["bbox"]
+    assert loc.source == "underline"
+    assert loc.bbox[0] - x0 <= 0.3 * (y1 - y0)
+
+
 def test_upside_down_cheque_is_turned():
     doc = make("cheque", 0, cover=0)
     turned = doc.image[::-1, ::-1].copy()

@@ -237,6 +237,8 @@ def _candidates(view: PageView) -> list[Candidate]:
                 continue
             if _rule_between(rules, top, bottom, inch(0.05)):
                 continue  # two boxes stacked (a row of date boxes above the amount box), not one
+            if not _has_a_side(vmask, top, bottom, inch(0.35)):
+                continue  # two lines stacked (the date's above the amount's), each an underline, not a box
             x0, x1 = _box_sides(vmask, top, bottom, inch(0.35))
             cand = Candidate((x0, top.y, x1, bottom.y), "box")
             found.append(cand)
@@ -288,6 +290,23 @@ def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[
     if right.size:
         x1 = x1 + 2 + int(right[0])
     return x0, x1
+
+
+def _has_a_side(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> bool:
+    """A straight vertical line joins the two rules near either end: a printed box's side.
+
+    Without one, the two rules are lines that happen to line up, such as the date's line above the amount's on
+    a cheque whose amount is written on a line. Taken for a box, their pair cut the amount's first digits off where
+    one of them crossed the shorter rule's end (dev cheques of seeds 101 and 104: 4 more amounts read right of
+    800, none located fewer)."""
+    y0, y1 = top.y + 2, bottom.y - 1
+    if y1 - y0 < 4:
+        return True
+    span = vmask[y0:y1].sum(axis=0) >= 0.85 * (y1 - y0)
+    ends = []
+    for x in (max(top.x0, bottom.x0), min(top.x1, bottom.x1)):
+        ends.append(span[max(0, x - reach) : x + reach].any())
+    return any(ends)
 
 
 def _holes(view: PageView, rules: np.ndarray) -> list[Candidate]:
