@@ -303,10 +303,7 @@ def _has_a_side(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> bool:
     if y1 - y0 < 4:
         return True
     span = vmask[y0:y1].sum(axis=0) >= 0.85 * (y1 - y0)
-    ends = []
-    for x in (max(top.x0, bottom.x0), min(top.x1, bottom.x1)):
-        ends.append(span[max(0, x - reach) : x + reach].any())
-    return any(ends)
+    return any(span[max(0, x - reach) : x + reach].any() for x in (max(top.x0, bottom.x0), min(top.x1, bottom.x1)))
 
 
 def _holes(view: PageView, rules: np.ndarray) -> list[Candidate]:
