@@ -260,7 +260,26 @@ def _candidates(view: PageView) -> list[Candidate]:
     found += _ink_blocks(view, writing)
     for cand in found:
         _score(view, cand, writing, rules, vmask)
+    _after_the_payee_line(view, found, rules)
     return sorted(found, key=lambda c: -c.score)
+
+
+def _after_the_payee_line(view: PageView, found: list[Candidate], rules: list[Rule]) -> None:
+    """A bare block of writing that starts with a printed sign, right after the end of a long printed line on the
+    sign's baseline, is the amount of a band that left no print: a shaded band whose tint a bitonal scan dropped
+    ('PAY TO THE ORDER OF ____ $ 127.00'). Only where no printed zone holds the block."""
+    inch = view.inch
+    zones = [c.box for c in found if c.source != "ink"]
+    for cand in found:
+        if cand.source != "ink" or "sign inside" not in cand.notes or cand.ink_box is None:
+            continue
+        x0, _y0, _x1, y1 = cand.box
+        if any(_overlap(cand.ink_box, z) >= 0.5 for z in zones):
+            continue
+        ends_before = [r for r in rules if r.length >= inch(1.5) and 0 <= x0 - r.x1 <= inch(PAYEE_GAP)]
+        if any(abs(r.y - y1) <= inch(0.15) for r in ends_before):
+            cand.score += AFTER_PAYEE_LINE
+            cand.notes.append("after the payee line")
 
 
 def _rule_between(rules: list[Rule], top: Rule, bottom: Rule, margin: int) -> bool:
@@ -290,6 +309,10 @@ def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[
     if right.size:
         x1 = x1 + 2 + int(right[0])
     return x0, x1
+
+
+PAYEE_GAP = 1.3  # inches between the payee line's end and the sign, at most
+AFTER_PAYEE_LINE = 1.0
 
 
 def _has_a_side(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> bool:
