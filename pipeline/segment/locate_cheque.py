@@ -265,19 +265,30 @@ def _candidates(view: PageView) -> list[Candidate]:
 
 
 def _after_the_payee_line(view: PageView, found: list[Candidate], rules: list[Rule]) -> None:
-    """A bare block of writing that starts with a printed sign, right after the end of a long printed line on the
-    sign's baseline, is the amount of a band that left no print: a shaded band whose tint a bitonal scan dropped
-    ('PAY TO THE ORDER OF ____ $ 127.00'). Only where no printed zone holds the block."""
+    """A bare block of writing after a printed sign that ends a long printed line on its baseline is the amount of
+    a band that left no print: a shaded band whose tint a bitonal scan dropped ('PAY TO THE ORDER OF ____ $ 127.00').
+    Only where no printed zone holds the block. The sign may start the block or stand apart from it (up to
+    ``SIGN_REACH``): the line's end before it makes it a sign and not the last letter of a word."""
     inch = view.inch
+    writing = view.cache["writing"]
     zones = [c.box for c in found if c.source != "ink"]
     for cand in found:
-        if cand.source != "ink" or "sign inside" not in cand.notes or cand.ink_box is None:
+        if cand.source != "ink" or cand.ink_box is None:
             continue
-        x0, _y0, _x1, y1 = cand.box
         if any(_overlap(cand.ink_box, z) >= 0.5 for z in zones):
             continue
-        ends_before = [r for r in rules if r.length >= inch(1.5) and 0 <= x0 - r.x1 <= inch(PAYEE_GAP)]
-        if any(abs(r.y - y1) <= inch(0.15) for r in ends_before):
+        inside = "sign inside" in cand.notes
+        sign = _sign_near(writing, cand.box, inch, inside=inside, reach=0.45 if inside else SIGN_REACH)
+        if sign is None:
+            continue
+        # the line ends short of the sign: a line that writing crosses is broken where the writing begins, and may
+        # go on under it
+        # on the line's height: the sign's foot, or the block's (a raised '*' before the digits can pass for the sign)
+        feet = (sign[3], cand.box[3])
+        ends = [r for r in rules if r.length >= inch(1.5) and inch(0.05) <= sign[0] - r.x1 <= inch(PAYEE_GAP)
+                and min(abs(r.y - f) for f in feet) <= inch(0.15)]  # fmt: skip
+        ends = [e for e in ends if not any(e.x1 < r.x0 < cand.box[2] and abs(r.y - e.y) <= inch(0.05) for r in rules)]
+        if ends:
             cand.score += AFTER_PAYEE_LINE
             cand.notes.append("after the payee line")
 
@@ -312,6 +323,7 @@ def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[
 
 
 PAYEE_GAP = 1.3  # inches between the payee line's end and the sign, at most
+SIGN_REACH = 0.8  # inches left of a block of writing where the sign after the payee line may stand
 AFTER_PAYEE_LINE = 1.0
 
 
@@ -412,21 +424,26 @@ def _sign_left(writing: np.ndarray, box: BoxXYXY, inch, inside: bool = False) ->
     """A compact printed glyph just left of (or at the left inside edge of) the zone: the currency sign.
 
     ``inside``: look only within the zone's first quarter inch (a block of ink that starts with the sign)."""
+    return _sign_near(writing, box, inch, inside) is not None
+
+
+def _sign_near(writing: np.ndarray, box: BoxXYXY, inch, inside: bool = False, reach: float = 0.45) -> BoxXYXY | None:
+    """The box of the currency sign :func:`_sign_left` looks for, up to ``reach`` inches left of the zone."""
     x0, y0, _x1, y1 = box
     h, w = writing.shape
-    sx0, sx1 = max(0, x0 - inch(0.45)), min(w, x0 + inch(0.05))
+    sx0, sx1 = max(0, x0 - inch(reach)), min(w, x0 + inch(0.05))
     if inside:
         sx0, sx1 = x0, min(w, x0 + inch(0.25))
     sy0, sy1 = max(0, y0 - inch(0.05)), min(h, y1 + inch(0.02))
     if sx1 <= sx0 or sy1 <= sy0:
-        return False
-    for x, _y, bw, bh, area in _window_stats(writing, sx0, sy0, sx1, sy1).tolist():
+        return None
+    for x, y, bw, bh, area in _window_stats(writing, sx0, sy0, sx1, sy1).tolist():
         if inch(0.11) <= bh <= inch(0.3) and inch(0.03) <= bw <= inch(0.22) and area >= 6:
             # isolated: no other printed glyph close on its left (the last letter of a printed word is not a sign)
             left = writing[sy0:sy1, max(0, sx0 + x - inch(0.08)) : sx0 + x]
             if not left.any():
-                return True
-    return False
+                return (sx0 + x, sy0 + y, sx0 + x + bw, sy0 + y + bh)
+    return None
 
 
 def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rule], vmask: np.ndarray) -> None:
