@@ -38,17 +38,18 @@ def test_bitonal_scan(cover):
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
 
 
-@pytest.mark.xfail(reason="known gap: a shaded amount band vanishes in bitonal scans; 9 of 60 such cheques are missed")
+@pytest.mark.xfail(reason="known gap: a shaded amount band vanishes in bitonal scans; 6 of 60 such cheques are missed")
 def test_bitonal_shaded_band():
     doc = make("cheque", 0, cover=2, mode="bitonal")
     loc = locate_amount(make_view(doc.image, doc.dpi))
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
 
 
-@pytest.mark.parametrize("seed", [2, 24, 32, 42])
+@pytest.mark.parametrize("seed", [1, 2, 23, 24, 32, 41, 42])
 def test_bitonal_shaded_band_right_after_the_payee_line(seed):
     # the tint is gone; what is left is the printed '$' at the end of the payee line and the writing after it
-    # (of 60 such cheques made by this helper, 14 were missed before and 9 still are)
+    # (of 60 such cheques made by this helper, 14 were missed before and 6 still are; seeds 1, 23 and 41 are short
+    # amounts, whose block of writing is narrower than half an inch)
     doc = make("cheque", seed, cover=2, mode="bitonal")
     loc = locate_amount(make_view(doc.image, doc.dpi))
     assert loc.source == "ink"

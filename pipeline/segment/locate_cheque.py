@@ -322,6 +322,7 @@ def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[
     return x0, x1
 
 
+INK_BLOCK_MIN = 0.25  # inches: a short amount ('$ 6') after the payee line is a block this narrow
 PAYEE_GAP = 1.3  # inches between the payee line's end and the sign, at most
 SIGN_REACH = 0.8  # inches left of a block of writing where the sign after the payee line may stand
 AFTER_PAYEE_LINE = 1.0
@@ -415,7 +416,7 @@ def _ink_blocks(view: PageView, writing: np.ndarray) -> list[Candidate]:
     out = []
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
-        if x + bw / 2 > 0.55 * w and inch(0.5) <= bw <= inch(2.4) and inch(0.15) <= bh <= inch(0.7):
+        if x + bw / 2 > 0.55 * w and inch(INK_BLOCK_MIN) <= bw <= inch(2.4) and inch(0.15) <= bh <= inch(0.7):
             out.append(Candidate((int(x), int(y), int(x + bw), int(y + bh)), "ink"))
     return out
 
