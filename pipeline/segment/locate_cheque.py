@@ -18,6 +18,11 @@ import numpy as np
 from pipeline.segment.components import components_with_stats
 from pipeline.segment.pageview import BoxXYXY, PageView
 
+INK_BLOCK_MIN = 0.25  # inches: the narrowest block of bare writing ('$ 6' after the payee line)
+PAYEE_GAP = 1.3  # inches between the payee line's end and the sign after it, at most
+SIGN_REACH = 0.8  # inches left of a block of writing where that sign may stand
+AFTER_PAYEE_LINE = 1.0  # score for a block of writing after the payee line's sign (see _after_the_payee_line)
+
 
 @dataclass
 class Rule:
@@ -281,12 +286,12 @@ def _after_the_payee_line(view: PageView, found: list[Candidate], rules: list[Ru
         sign = _sign_near(writing, cand.box, inch, inside=inside, reach=0.45 if inside else SIGN_REACH)
         if sign is None:
             continue
-        # the line ends short of the sign: a line that writing crosses is broken where the writing begins, and may
-        # go on under it
-        # on the line's height: the sign's foot, or the block's (a raised '*' before the digits can pass for the sign)
+        # a long line that ends short of the sign, on the height of the sign's foot or of the block's (a raised '*'
+        # before the digits can pass for the sign)
         feet = (sign[3], cand.box[3])
         ends = [r for r in rules if r.length >= inch(1.5) and inch(0.05) <= sign[0] - r.x1 <= inch(PAYEE_GAP)
                 and min(abs(r.y - f) for f in feet) <= inch(0.15)]  # fmt: skip
+        # and does not go on under the writing: a line that writing crosses is broken where the writing begins
         ends = [e for e in ends if not any(e.x1 < r.x0 < cand.box[2] and abs(r.y - e.y) <= inch(0.05) for r in rules)]
         if ends:
             cand.score += AFTER_PAYEE_LINE
@@ -320,12 +325,6 @@ def _box_sides(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> tuple[
     if right.size:
         x1 = x1 + 2 + int(right[0])
     return x0, x1
-
-
-INK_BLOCK_MIN = 0.25  # inches: a short amount ('$ 6') after the payee line is a block this narrow
-PAYEE_GAP = 1.3  # inches between the payee line's end and the sign, at most
-SIGN_REACH = 0.8  # inches left of a block of writing where the sign after the payee line may stand
-AFTER_PAYEE_LINE = 1.0
 
 
 def _has_a_side(vmask: np.ndarray, top: Rule, bottom: Rule, reach: int) -> bool:
