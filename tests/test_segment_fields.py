@@ -512,25 +512,3 @@ def test_two_small_high_last_digits_are_raised_cents_unless_an_ending_follows() 
     letters = [Step(4, "symbol", "/", 0.0), Step(5, "symbol", "x", 0.0)]
     assert reader._raised_cents(digits + letters, item) == set()
     assert reader._raised_cents([*digits, Step(5, "symbol", "", 0.0)], item) == {2, 3}  # noise is no ending
-
-
-def test_small_trailing_zeros_on_the_line_are_digits(reader: FieldReader, digits) -> None:
-    """Zeros written half size on the baseline after the digits ('5ooo', '21,05,ooo/-', common on the real cheques
-    of ORAND-CAR-A and IDRBT) are read as zeros, not as full stops or noise, by three different hands."""
-    right = 0
-    for k in range(3):
-        canvas = Canvas(height=100)
-        write(canvas, digits, "23", k=k)
-        for _ in range(2):
-            canvas.digit(digits[0][k % len(digits[0])], gap=8, scale=0.5)
-        right += read(reader, canvas.image()).digits == "2300"
-    assert right >= 2
-
-
-def test_small_zeros_are_not_sought_in_a_zip(reader: FieldReader, digits) -> None:
-    """The small-zero reading is an amount's habit: the same ink read as a ZIP keeps the shape costs."""
-    canvas = Canvas(height=100)
-    write(canvas, digits, "23")
-    for _ in range(3):
-        canvas.digit(digits[0][0], gap=8, scale=0.5)
-    assert read(reader, canvas.image(), "zip").digits != "23000"

@@ -36,10 +36,6 @@ class SearchConfig:
     k_best: int = 6
     swapped_mark: float = 1.0  # extra cost of reading a '.' as ',' or back (a hasty comma is a dot)
     plausibility: float = 1.0  # weight of the learned whole-digit model (pipeline.segment.plausibility)
-    # small trailing zeros of amounts (see _small_zero), measured on ORAND-CAR-A train and IDRBT
-    small_zero_confidence: float = 0.95  # the network's least probability for '0'
-    small_zero_height: float = 0.35  # the least height, in digit heights (generated full stops reach 0.25)
-    small_zero_mark: float = 2.5  # the least cost of calling such a piece a mark or noise instead
 
 
 @dataclass
@@ -201,14 +197,10 @@ def best_paths(
     for idx, seg in enumerate(segments):
         by_start.setdefault(seg.start, []).append(idx)
     digit_steps: dict[int, Step] = {}
-    small_zeros: set[int] = set()  # segments read as a small trailing '0' (amounts only)
     for idx, seg in enumerate(segments):
         probs = probabilities[idx]
         label = int(np.argmax(probs))
         penalty = digit_penalty(seg, atoms, scale, config)
-        if signs and _small_zero(seg, label, float(probs[label]), scale, config):
-            penalty = 0.0  # its shortness is no evidence against it: small zeros are written small
-            small_zeros.add(idx)
         cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + penalty
         log_q = log_plausibility(features(seg, atoms, scale, probs, penalty))
         cost -= config.plausibility * log_q
@@ -219,8 +211,7 @@ def best_paths(
     for idx, seg in enumerate(segments):
         if seg.stop - seg.start <= 2:
             guess = classify_symbol(atoms[seg.start : seg.stop], scale)
-            cost = max(guess.cost, config.small_zero_mark) if idx in small_zeros else guess.cost
-            symbol_steps[idx] = Step(idx, "symbol", guess.char, cost)
+            symbol_steps[idx] = Step(idx, "symbol", guess.char, guess.cost)
             if not signs:
                 continue
             sign = classify_sign(atoms[seg.start : seg.stop], scale)
@@ -255,18 +246,6 @@ def best_paths(
                         taken = sign_digit_steps[idx]
                     beams[j].append(Path(path.cost + taken.cost + boundary / 2, (*path.steps, taken)))
     return _prune(beams[n], config.k_best)
-
-
-def _small_zero(segment: Segment, label: int, p: float, scale: Scale, config: SearchConfig) -> bool:
-    """A piece the network is sure is a '0', several strokes tall but short of the digits: a trailing zero written
-    small on the line, as amounts often end ('5ooo', '23.4oo', '21,05,ooo/-' on ORAND-CAR-A and IDRBT cheques).
-    A full stop is a blob one or two strokes across; the shape costs would call such a zero one, or noise."""
-    return (
-        label == 0
-        and p >= config.small_zero_confidence
-        and segment.h >= 3.0 * scale.stroke
-        and config.small_zero_height * scale.digit_height <= segment.h < 0.7 * scale.digit_height
-    )
 
 
 def _has_digit(path: Path) -> bool:
