@@ -283,7 +283,7 @@ def _after_the_payee_line(view: PageView, found: list[Candidate], rules: list[Ru
         if any(_overlap(cand.ink_box, z) >= 0.5 for z in zones):
             continue
         inside = "sign inside" in cand.notes
-        sign = _sign_near(writing, cand.box, inch, inside=inside, reach=0.45 if inside else SIGN_REACH)
+        sign = _sign_near(writing, cand.box, inch, inside=inside, reach=SIGN_REACH)  # reach: only when not inside
         if sign is None:
             continue
         # a long line that ends short of the sign, on the height of the sign's foot or of the block's (a raised '*'
@@ -456,13 +456,14 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     up = inch(0.2) if cand.source != "ink" else 0
     skip = inch(0.21) if cand.source == "shaded" else 0
     sign = _sign_left(writing, cand.box, inch)
-    # a block of bare writing that starts with the printed sign: a shaded band the threshold dropped (a sign
-    # printed left of the block means the block starts with writing instead)
-    if cand.source == "ink" and not sign and _sign_left(writing, cand.box, inch, inside=True):
+    sign_inside = cand.source in ("ink", "shaded") and not sign and _sign_left(writing, cand.box, inch, inside=True)
+    if sign_inside and cand.source == "ink":
+        # a block of bare writing that starts with the printed sign: a shaded band the threshold dropped (a sign
+        # printed left of the block means the block starts with writing instead)
         skip = inch(0.21)
         s += 1.0
         cand.notes.append("sign inside")
-    elif cand.source == "shaded" and not sign and _sign_left(writing, cand.box, inch, inside=True):
+    elif sign_inside:
         sign = True  # the band's own printed sign at its left end ('$' printed on the tint), skipped as before
     ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
     cand.ink_box = ink_box
