@@ -140,6 +140,13 @@ def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
     repaired = _reading("rejected", "94843-0865", 0.95)
     repaired.problems = [("bad_syntax", "marks a ZIP code does not have: '9.4843-0865'")]
     assert _choose([first_bad, repaired, right]) == 2
+    # a ZIP read with little confidence (a cut that took the state's letters in) loses to a well-formed runner-up
+    # the reader is fairly sure of; not to one it is only somewhat surer of, nor when the first is not that unsure
+    unsure = _reading("rejected", "47117-4595", 0.08)
+    assert _choose([unsure, _reading("rejected", "74595", 0.93)]) == 1
+    assert _choose([unsure, _reading("rejected", "74595", 0.6)]) == 0
+    assert _choose([unsure, repaired]) == 0
+    assert _choose([_reading("rejected", "80295-4704", 0.27), _reading("rejected", "54704", 0.88)]) == 0
     # amount syntax is too loose to move away from the first place on syntax alone
     amount = [_reading("rejected", None, 0.9, "amount"), _reading("rejected", "12.00", 0.99, "amount")]
     assert _choose(amount) == 0

@@ -131,6 +131,8 @@ def locate(item: PageInput | tuple, templates: dict[str, Template] | None = None
 
 
 RUNNER_UP_CONFIDENCE = 0.3  # a rejected ZIP reading this unsure has its runner-up places read too
+UNSURE_ZIP = 0.2  # a ZIP reading below this confidence ...
+SURE_RUNNER_UP = 0.8  # ... loses to a well-formed runner-up reading at least this sure
 
 
 def needs_runner_ups(first: FieldResult) -> bool:
@@ -203,7 +205,10 @@ def _choose(readings: list[FieldResult]) -> int:
     state's letters in reads as nine digits too, but with less confidence (dev seeds 101 and 104, 800 envelopes:
     two ZIPs more read right, two more located and one fewer). Amount syntax is too permissive to trade a
     correctly located but unreadable amount for a wrongly located one. (Preferring five digits over nine undashed
-    ones was tried: a ZIP+4 whose dash the reader missed then lost to a cut inside it.)"""
+    ones was tried: a ZIP+4 whose dash the reader missed then lost to a cut inside it.) A ZIP read with little
+    confidence loses to a well-formed runner-up the reader is fairly sure of: a cut that took the state's letters
+    in reads nine digits, unsurely (dev seeds 101, 104, 105, 1,200 envelopes: located +2, raw +3, none lost; a
+    runner-up only twice as sure as its first also won over three right readings)."""
     first = readings[0]
     if first.status == "accepted":
         return 0
@@ -216,4 +221,9 @@ def _choose(readings: list[FieldResult]) -> int:
         valid = [(_well_formed(r), r.confidence, -k, k) for k, r in runners if r.value is not None]
         if valid:
             return max(valid)[3]
+    if first.kind == "zip" and first.confidence < UNSURE_ZIP:
+        surer = [(r.confidence, -k, k) for k, r in runners
+                 if r.value is not None and _well_formed(r) and r.confidence >= SURE_RUNNER_UP]  # fmt: skip
+        if surer:
+            return max(surer)[2]
     return 0
