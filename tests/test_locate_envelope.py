@@ -66,3 +66,16 @@ def test_a_zip_plus_4_dash_anchors_a_place_when_its_widest_gaps_are_inside_the_p
     starts = [group[0][0] for group in _zip_groups(line, inch)]
     # the first choice, the dash-anchored cut, one more runner-up: still three places to read per envelope
     assert starts == [734, 512, 686]
+
+
+def test_a_dash_a_little_before_the_widest_gap_still_moves_the_cut_before_the_zip():
+    """The last line of envelope_0334 (seed 105), piece boxes at 100 dpi: the state's letters, '35955', the dash
+    (standing at mid-height), '942' and a '6' broken into three bits, which halve the median height near the
+    line's end. The widest gap follows the dash, which lies more than 0.9 of that height before it."""
+    inch = lambda v: round(100 * v)  # noqa: E731
+    line = [(300, 319, 367, 353), (372, 324, 414, 353), (431, 330, 465, 353), (488, 331, 502, 353),
+            (511, 334, 531, 353), (542, 332, 558, 353), (565, 331, 586, 353), (587, 328, 617, 353),
+            (622, 335, 630, 339), (644, 332, 659, 353), (672, 333, 688, 353), (696, 334, 715, 353),
+            (727, 344, 736, 352), (730, 343, 740, 352), (730, 348, 733, 352)]  # fmt: skip
+    first = _zip_groups(line, inch)[0]
+    assert first[0][0] < 622 and first[0][0] >= 488

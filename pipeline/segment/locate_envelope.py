@@ -203,16 +203,12 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
               if pieces[i][0] < limit_x and 2.0 * height <= right_edge - pieces[i][0] <= 14 * height]  # fmt: skip
         return max(ok)[1] if ok else None
 
-    def is_dash(p: BoxXYXY) -> bool:
-        w, h = p[2] - p[0], p[3] - p[1]
-        return w >= 1.3 * h and h <= 0.35 * height and w <= 0.9 * height
-
     cut = best(right_edge)
     if cut is None:
         return [pieces]
     # ZIP+4: a dash just before the chosen part means the cut fell inside the ZIP; cut again left of the dash
-    before = [p for p in pieces[:cut] if p[2] >= pieces[cut][0] - 0.9 * height]
-    dashes = [p for p in before + pieces[cut : cut + 1] if is_dash(p)]
+    before = [p for p in pieces[:cut] if p[2] >= pieces[cut][0] - 1.5 * height]
+    dashes = [p for p in before + pieces[cut : cut + 1] if _is_dash(p, height)]
     if dashes:
         again = best(min(d[0] for d in dashes))
         if again is not None:
@@ -232,13 +228,19 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
     shaped = [next((i for _s, i in ranked if digit_count(pieces[i:]) in counts), None) for counts in ((5,), (9, 10))]
     # a ZIP+4's dash anchors it wherever the gaps fall: the best cut left of a dash followed by about four digits'
     # width of ink (spaced-out writing puts the widest gaps inside the +4 part, touching digits hide from counts)
-    dashes_at_end = [p for p in pieces if is_dash(p) and 2.0 * height <= right_edge - p[2] <= 6.0 * height]
+    dashes_at_end = [p for p in pieces if _is_dash(p, height) and 2.0 * height <= right_edge - p[2] <= 6.0 * height]
     anchored = best(max(dashes_at_end)[0]) if dashes_at_end else None
     others: list[int] = []
     for i in [anchored, *shaped, *(i for _s, i in ranked)]:
         if i is not None and i != cut and i not in others and len(others) < alternatives:
             others.append(i)
     return [pieces[i:] for i in [cut, *others]]
+
+
+def _is_dash(p: BoxXYXY, height: float) -> bool:
+    """A ZIP+4's dash: flat, low and short against the writing's ``height``."""
+    w, h = p[2] - p[0], p[3] - p[1]
+    return w >= 1.3 * h and h <= 0.35 * height and w <= 0.9 * height
 
 
 def _union(boxes: list[BoxXYXY]) -> BoxXYXY:
@@ -277,7 +279,9 @@ def locate_zip(view: PageView, name: str = "zip") -> Located:
     by0 = max(0, int(base - 1.4 * height))
     by1 = min(view.shape[0], int(max(p[3] for p in pieces)) + 1)
     band = [(a + lx0, b + by0, c + lx0, d + by0) for a, b, c, d in _pieces(view.ink[by0:by1, lx0:lx1], 3)]
-    band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3) and p[3] >= base - max(inch(0.12), 0.6 * height)]
+    # a ZIP+4's dash stands at mid-height, above the foot of the line: kept, or the cut may fall at its gap
+    band = [p for p in band if (p[3] - p[1] >= 3 or p[2] - p[0] >= 3)
+            and (p[3] >= base - max(inch(0.12), 0.6 * height) or (_is_dash(p, height) and p[1] >= base - height))]
     pieces = band or pieces
     boxed = len(_cells(view, _union(pieces))) >= 4
     located = [_zip_field(view, name, group, pieces, boxed, block.box, score) for group in _zip_groups(pieces, inch)]
