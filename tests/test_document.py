@@ -140,6 +140,12 @@ def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
     repaired = _reading("rejected", "94843-0865", 0.95)
     repaired.problems = [("bad_syntax", "marks a ZIP code does not have: '9.4843-0865'")]
     assert _choose([first_bad, repaired, right]) == 2
+    # a wider cut that reads the first place's digits with one more in front took the state's letters in
+    four = _reading("rejected", None, 0.94)
+    four.digits = "9880"
+    assert _choose([four, _reading("rejected", "49880", 0.76)]) == 0
+    assert _choose([four, _reading("rejected", "49880", 0.76), _reading("rejected", "91880", 0.5)]) == 2
+    assert _choose([four, _reading("rejected", "19888", 0.76)]) == 1
     # a ZIP read with little confidence (a cut that took the state's letters in) loses to a well-formed runner-up
     # the reader is fairly sure of; not to one it is only somewhat surer of, nor when the first is not that unsure
     unsure = _reading("rejected", "47117-4595", 0.08)
