@@ -146,6 +146,9 @@ def test_choose_keeps_the_first_place_unless_a_runner_up_is_read_better():
     assert _choose([four, _reading("rejected", "49880", 0.76)]) == 0
     assert _choose([four, _reading("rejected", "49880", 0.76), _reading("rejected", "91880", 0.5)]) == 2
     assert _choose([four, _reading("rejected", "19888", 0.76)]) == 1
+    eight = _reading("rejected", None, 0.9)
+    eight.digits = "35425172"  # a ZIP+4 whose first cut lost its first digit: the wider cut may be right
+    assert _choose([eight, _reading("rejected", "53542-5172", 0.5)]) == 1
     # a ZIP read with little confidence (a cut that took the state's letters in) loses to a well-formed runner-up
     # the reader is fairly sure of; not to one it is only somewhat surer of, nor when the first is not that unsure
     unsure = _reading("rejected", "47117-4595", 0.08)

@@ -198,10 +198,12 @@ def _well_formed(reading: FieldResult) -> bool:
 
 
 def _one_more_in_front(runner: FieldResult, first: FieldResult) -> bool:
-    """The runner-up reads the first place's digits with one more before them: a wider cut, whose extra digit is
-    the state's letters read as one (16 of 16 such runner-ups that won on dev seeds 101, 104 and 105 were wrong,
-    and the first place was the ZIP's: it had lost a digit inside, mostly a '1' touching its neighbour)."""
-    return bool(first.digits) and len(runner.digits) == len(first.digits) + 1 and runner.digits.endswith(first.digits)
+    """The runner-up reads the four digits of the first place with one more before them: a wider cut, whose extra
+    digit is the state's letters read as one. On dev seeds 101, 104 and 105, 11 of 11 such runner-ups that won
+    were wrong, and the first place was the ZIP's (it had lost a digit inside, mostly a '1' touching its
+    neighbour). Not for ZIP+4s (eight digits and nine): there the first cut may have cut off the ZIP's own first
+    digit, and both boxes cover the field (report seed 777001: one such runner-up was right)."""
+    return len(first.digits) == 4 and len(runner.digits) == 5 and runner.digits.endswith(first.digits)
 
 
 def _choose(readings: list[FieldResult]) -> int:
