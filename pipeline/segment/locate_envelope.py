@@ -238,7 +238,7 @@ def _zip_groups(pieces: list[BoxXYXY], inch, alternatives: int = 2) -> list[list
 
 
 def _is_dash(p: BoxXYXY, height: float) -> bool:
-    """A ZIP+4's dash: flat, low and short against the writing's ``height``."""
+    """A ZIP+4's dash: flat, thin and short against the writing's ``height``."""
     w, h = p[2] - p[0], p[3] - p[1]
     return w >= 1.3 * h and h <= 0.35 * height and w <= 0.9 * height
 
