@@ -49,7 +49,8 @@ def generated_examples(seed: int, cheques: int, envelopes: int, work: Path, read
     from pipeline.synth.generate import generate_samples
 
     root = work / f"seed-{seed}"
-    generate_samples(root, cheques, envelopes, seed=seed)
+    if not (root / "truth.jsonl").exists():  # a folder of an earlier run (--work) is read again as it is
+        generate_samples(root, cheques, envelopes, seed=seed)
     records, _ = run_folder(root, 32, False, reader)
     by_key = {(r["document"], r["page"]): r for r in records}
     out = []

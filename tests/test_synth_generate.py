@@ -199,3 +199,15 @@ def test_handwritten_return_address_is_a_distractor_not_a_field():
         assert [f["name"] for f in made.fields] == ["number", "zip"]
         assert y1 < made.fields[1]["bbox"][1]  # above the destination ZIP
     assert seen >= 3
+
+
+def test_train_digits_need_a_data_directory(tmp_path) -> None:
+    """Documents written with train digits (for fitting models) never fall back to the bundled test digits."""
+    import pytest
+
+    from pipeline.synth.digits import load_digit_source
+
+    with pytest.raises(ValueError, match="data directory"):
+        load_digit_source(None, "train")
+    with pytest.raises(ValueError, match="split"):
+        load_digit_source(tmp_path, "val")

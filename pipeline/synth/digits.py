@@ -1,6 +1,7 @@
 """Real handwritten digits to write with: MNIST test + USPS test from a data directory, else the bundled subset.
 
-Only test splits are used, so documents made from them never contain digits the recognizer was trained on.
+Evaluation documents use test splits only, so they never contain digits the recognizer was trained on; documents
+that a model is fitted on are written with the train splits.
 Each digit is cropped to its ink once, so composition can scale it to a writer's size directly.
 """
 
@@ -66,14 +67,21 @@ def bundled_indices(count: int) -> list[int] | None:
     return list(range(0, 10 * count, 10)) if "every tenth" in text else None
 
 
-def load_digit_source(data_dir: Path | None = None) -> DigitSource:
-    """MNIST test + USPS test from ``data_dir`` when given, else the 1,000 bundled MNIST test digits."""
+def load_digit_source(data_dir: Path | None = None, split: str = "test") -> DigitSource:
+    """MNIST + USPS ``split`` from ``data_dir`` when given, else the 1,000 bundled MNIST test digits.
+
+    ``split="train"`` is for documents that models are fitted on (the whole-digit model), never for evaluation."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     if data_dir is None:
+        if split != "test":
+            raise ValueError("the bundled digits are MNIST test digits: give a data directory for train digits")
         images, labels = load_mnist(MNIST_TEST_SUBSET, "test")
         indices = bundled_indices(len(images))
         return _build("bundled-mnist-test-subset", [("mnist-test", images, labels, indices)])
-    m_images, m_labels = load_mnist(data_dir / "mnist", "test")
-    u_images, u_labels = load_usps(data_dir / "usps", "test")
+    m_images, m_labels = load_mnist(data_dir / "mnist", split)
+    u_images, u_labels = load_usps(data_dir / "usps", split)
     return _build(
-        "mnist-test+usps-test", [("mnist-test", m_images, m_labels, None), ("usps-test", u_images, u_labels, None)]
+        f"mnist-{split}+usps-{split}",
+        [(f"mnist-{split}", m_images, m_labels, None), (f"usps-{split}", u_images, u_labels, None)],
     )

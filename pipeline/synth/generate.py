@@ -152,17 +152,19 @@ def generate_samples(
     formats: list[str] | None = None,
     progress: bool = False,
     clean: bool = False,
+    split: str = "test",
 ) -> GenerationSummary:
     """Make ``cheques`` + ``envelopes`` documents and ``bad`` bad files in ``out_dir``, with ``truth.jsonl``.
 
     Handwriting comes from MNIST test + USPS test in ``data_dir`` when given, else from the bundled MNIST test
     subset (the default, so the result does not depend on what a machine has). ``clean`` turns scan degradations
-    off (for tests of geometry).
+    off (for tests of geometry). ``split="train"`` writes with MNIST + USPS train digits from ``data_dir``: for
+    documents a model is fitted on, never for evaluation.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    source = load_digit_source(data_dir)
+    source = load_digit_source(data_dir, split)
     summary = GenerationSummary(out_dir, digit_source=source.name)
     jobs = [(kind, plan) for kind, n in (("cheque", cheques), ("envelope", envelopes))
             for plan in plan_files(kind, n, seed, formats)]  # fmt: skip
