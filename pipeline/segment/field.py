@@ -11,6 +11,8 @@ it in with the guess pre-filled.
 from __future__ import annotations
 
 import math
+import os
+import pathlib
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
+from pipeline.recognize.wholeness import WholenessModel, context_window
 from pipeline.segment import acceptance
 from pipeline.segment.amount import Token, parse_amount
 from pipeline.segment.binarize import binarize, to_grey
@@ -26,7 +29,17 @@ from pipeline.segment.components import Piece, Scale, estimate_scale, find_piece
 from pipeline.segment.lines import cut_underlines, remove_boxes, remove_lines
 from pipeline.segment.noise import remove_noise, stroke_width
 from pipeline.segment.oversegment import oversegment
-from pipeline.segment.search import Path, SearchConfig, Segment, Step, best_paths, candidate_segments, render
+from pipeline.segment.plausibility import features as plausibility_features
+from pipeline.segment.search import (
+    Path,
+    SearchConfig,
+    Segment,
+    Step,
+    best_paths,
+    candidate_segments,
+    digit_penalty,
+    render,
+)
 from pipeline.segment.symbols import ENDING_LETTERS, slant
 from pipeline.segment.zipcode import ZipBook, parse_zip
 
@@ -112,6 +125,7 @@ class _Prepared:
     segments: list[Segment]
     started: float
     seconds: float = 0.0
+    log_whole: np.ndarray | None = None  # per segment, from the whole-digit network
 
 
 def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
@@ -149,16 +163,30 @@ def smooth_without_bridges(raw: np.ndarray) -> np.ndarray:
     return smooth & ~bridge
 
 
+def _wholeness_from_environment() -> WholenessModel | None:
+    """The whole-digit network named by ``PIPELINE_WHOLENESS`` (a file from ``benchmarks/fit_wholeness.py``), or
+    None: the logistic model scores segments. Opt-in while its acceptance fit does not hold its error target
+    outside the fitting seeds (docs/reading-evaluation.md, "Whole-digit network")."""
+    path = os.environ.get("PIPELINE_WHOLENESS", "")
+    return WholenessModel(pathlib.Path(path)) if path else None
+
+
 class FieldReader:
     """Reads field crops with one shared :class:`DigitClassifier` (weights loaded once, reused for every batch)."""
 
-    def __init__(self, classifier: DigitClassifier | None = None, config: ReaderConfig | None = None) -> None:
+    def __init__(
+        self,
+        classifier: DigitClassifier | None = None,
+        config: ReaderConfig | None = None,
+        wholeness: WholenessModel | None = None,
+    ) -> None:
         if classifier is None:
             from pipeline.recognize.classifier import DigitClassifier
 
             classifier = DigitClassifier()
         self.classifier = classifier
         self.config = config or ReaderConfig()
+        self.wholeness = wholeness or _wholeness_from_environment()
 
     def read(self, image: np.ndarray, kind: FieldKind, name: str = "", bbox: Box | None = None) -> FieldResult:
         """Read one field crop."""
@@ -178,8 +206,12 @@ class FieldReader:
             prepared.append(_Prepared(crop, atoms, scale, segments, start, time.perf_counter() - start))
         t0 = time.perf_counter()
         predictions = None
+        whole = None
         if images:
-            predictions = self.classifier.classify_normalized(self.classifier.normalize(images, polarity="dark"))
+            normalized = self.classifier.normalize(images, polarity="dark")
+            predictions = self.classifier.classify_normalized(normalized)
+            if self.wholeness is not None:
+                whole = self._log_whole(prepared, normalized, predictions.probabilities)
         share = (time.perf_counter() - t0) / max(1, len(prepared))
         results = []
         offset = 0
@@ -187,11 +219,25 @@ class FieldReader:
             t1 = time.perf_counter()
             n = len(item.segments)
             probs = predictions.probabilities[offset : offset + n] if predictions is not None else np.zeros((0, 10))
+            item.log_whole = whole[offset : offset + n] if whole is not None else None
             offset += n
             result = self._decide(item, probs)
             result.seconds = item.seconds + share + time.perf_counter() - t1
             results.append(result)
         return results
+
+    def _log_whole(self, prepared: list[_Prepared], normalized: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """log P(one whole digit) of every candidate segment of every field, in one call of the network."""
+        search = self.config.search
+        context, rows = [], []
+        k = 0
+        for item in prepared:
+            for seg in item.segments:
+                penalty = digit_penalty(seg, item.atoms, item.scale, search)
+                rows.append(plausibility_features(seg, item.atoms, item.scale, probs[k], penalty))
+                context.append(context_window(seg, item.atoms, item.scale))
+                k += 1
+        return self.wholeness.log_whole(normalized, np.stack(context), np.stack(rows))
 
     def _decide(self, item: _Prepared, probs: np.ndarray) -> FieldResult:
         crop, scale = item.crop, item.scale
@@ -199,7 +245,8 @@ class FieldReader:
         empty = FieldResult(name, crop.kind, "rejected", None, "", "", 0.0, "not_found", crop.bbox, [], "no ink")
         if not item.atoms:
             return empty
-        paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search, signs=crop.kind == "amount")
+        paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search, signs=crop.kind == "amount",
+                           log_whole=item.log_whole)  # fmt: skip
         if not paths:
             return empty
         if crop.kind == "amount":

@@ -187,11 +187,13 @@ def best_paths(
     scale: Scale,
     config: SearchConfig,
     signs: bool = True,
+    log_whole: np.ndarray | None = None,
 ) -> list[Path]:
     """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string).
 
     ``signs``: offer the amount's signs and letters (``$ * x``, a speck as a decimal point, a point read as a
-    comma); a ZIP code or a number has none of them."""
+    comma); a ZIP code or a number has none of them. ``log_whole``: log P(one whole digit) of each segment from
+    the whole-digit network (:mod:`pipeline.recognize.wholeness`); without it, the logistic model's."""
     n = len(atoms)
     by_start: dict[int, list[int]] = {}
     for idx, seg in enumerate(segments):
@@ -202,7 +204,10 @@ def best_paths(
         label = int(np.argmax(probs))
         penalty = digit_penalty(seg, atoms, scale, config)
         cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + penalty
-        log_q = log_plausibility(features(seg, atoms, scale, probs, penalty))
+        if log_whole is not None:
+            log_q = float(log_whole[idx])
+        else:
+            log_q = log_plausibility(features(seg, atoms, scale, probs, penalty))
         cost -= config.plausibility * log_q
         digit_steps[idx] = Step(idx, "digit", str(label), cost, math.exp(log_q))
     symbol_steps: dict[int, Step] = {}
