@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from pipeline.recognize.wholeness import WholenessModel, context_window
 from pipeline.segment import acceptance
 from pipeline.segment.amount import Token, parse_amount
 from pipeline.segment.binarize import binarize, to_grey
@@ -45,6 +44,7 @@ from pipeline.segment.zipcode import ZipBook, parse_zip
 
 if TYPE_CHECKING:
     from pipeline.recognize.classifier import DigitClassifier
+    from pipeline.recognize.wholeness import WholenessModel
 
 FieldKind = Literal["amount", "zip", "number"]
 KINDS = ("amount", "zip", "number")
@@ -168,7 +168,11 @@ def _wholeness_from_environment() -> WholenessModel | None:
     None: the logistic model scores segments. Opt-in while its acceptance fit does not hold its error target
     outside the fitting seeds (docs/reading-evaluation.md, "Whole-digit network")."""
     path = os.environ.get("PIPELINE_WHOLENESS", "")
-    return WholenessModel(pathlib.Path(path)) if path else None
+    if not path:
+        return None
+    from pipeline.recognize.wholeness import WholenessModel  # torch: not imported by the CLI and the flow
+
+    return WholenessModel(pathlib.Path(path))
 
 
 class FieldReader:
@@ -228,6 +232,8 @@ class FieldReader:
 
     def _log_whole(self, prepared: list[_Prepared], normalized: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """log P(one whole digit) of every candidate segment of every field, in one call of the network."""
+        from pipeline.recognize.wholeness import context_window
+
         search = self.config.search
         context, rows = [], []
         k = 0
