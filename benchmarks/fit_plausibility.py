@@ -39,13 +39,39 @@ def ink_inside(atom: Piece, box: Box) -> int:
     return int(((xs >= x) & (xs < x + w) & (ys >= y) & (ys < y + h)).sum())
 
 
-def collect(data: Path, classifier) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows and whole-digit labels of all candidate segments of the train fields."""
-    root = data / "orand-car-a-dev"
+def orand_boxes(root: Path) -> dict[str, list[Box]]:
+    """The per-digit boxes of ORAND-CAR-A (``digit_boxes.csv``), by amount image name."""
     boxes: dict[str, list[Box]] = defaultdict(list)
     with open(root / "digit_boxes.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             boxes[row["image"]].append(tuple(int(float(row[k])) for k in "xywh"))  # type: ignore[arg-type]
+    return boxes
+
+
+def whole_digit_labels(atoms: list[Piece], segments: list, boxes: list[Box], digit_height: float,
+                       stroke: float) -> list[int]:  # fmt: skip
+    """1 for each candidate that is one whole boxed digit: at least 85% of its ink in the box, and every sizeable
+    atom mostly inside that box is one of its atoms; else 0."""
+    sizeable = 0.15 * digit_height * stroke
+    owners = [[i for i, a in enumerate(atoms) if a.area >= sizeable and ink_inside(a, box) >= 0.6 * a.area]
+              for box in boxes]  # fmt: skip
+    labels = []
+    for segment in segments:
+        group = atoms[segment.start : segment.stop]
+        ink = sum(a.area for a in group)
+        whole = any(
+            own and all(segment.start <= i < segment.stop for i in own)
+            and sum(ink_inside(a, box) for a in group) >= 0.85 * ink
+            for box, own in zip(boxes, owners, strict=True)
+        )
+        labels.append(int(whole))
+    return labels
+
+
+def collect(data: Path, classifier) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and whole-digit labels of all candidate segments of the train fields."""
+    root = data / "orand-car-a-dev"
+    boxes = orand_boxes(root)
     config = dataclasses.replace(SearchConfig(), plausibility=0.0)
     fields, images = [], []
     for item in load_amount_labels(root):
@@ -61,19 +87,9 @@ def collect(data: Path, classifier) -> tuple[np.ndarray, np.ndarray]:
     for name, atoms, scale, segments in fields:
         probs = probabilities[offset : offset + len(segments)]
         offset += len(segments)
-        sizeable = 0.15 * scale.digit_height * scale.stroke
+        labels += whole_digit_labels(atoms, segments, boxes[name], scale.digit_height, scale.stroke)
         for segment, p in zip(segments, probs, strict=True):
-            group = atoms[segment.start : segment.stop]
-            ink = sum(a.area for a in group)
-            label = 0
-            for box in boxes[name]:
-                if sum(ink_inside(a, box) for a in group) < 0.85 * ink:
-                    continue
-                own = [i for i, a in enumerate(atoms) if a.area >= sizeable and ink_inside(a, box) >= 0.6 * a.area]
-                if own and all(segment.start <= i < segment.stop for i in own):
-                    label = 1
             rows.append(features(segment, atoms, scale, p, digit_penalty(segment, atoms, scale, config)))
-            labels.append(label)
     return np.array(rows), np.array(labels)
 
 

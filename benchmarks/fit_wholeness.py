@@ -19,17 +19,15 @@ and saves the network trained on all fields' other nine tenths.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from fit_plausibility import ink_inside
+from fit_plausibility import orand_boxes, whole_digit_labels
 
 from pipeline.data.orand import load_amount_labels
 from pipeline.recognize.wholeness import WholenessNet, context_window, save_wholeness
@@ -53,7 +51,6 @@ class Examples:
     features: list[np.ndarray] = dataclasses.field(default_factory=list)
     labels: list[int] = dataclasses.field(default_factory=list)
     field: list[int] = dataclasses.field(default_factory=list)  # which field each came from (for the hold-out)
-    probabilities: list[np.ndarray] = dataclasses.field(default_factory=list)
     fields: int = 0
 
 
@@ -65,47 +62,36 @@ def add_field(ex: Examples, image: np.ndarray, boxes: list[Box], classifier, con
     segments = candidate_segments(atoms, scale, config)
     rendered = [render(s, grey) for s in segments]
     probs = classifier.classify_normalized(classifier.normalize(rendered, polarity="dark")).probabilities
-    sizeable = 0.15 * scale.digit_height * scale.stroke
-    owners = [[i for i, a in enumerate(atoms) if a.area >= sizeable and ink_inside(a, box) >= 0.6 * a.area]
-              for box in boxes]  # fmt: skip
-    for segment, image_of, p in zip(segments, rendered, probs, strict=True):
-        group = atoms[segment.start : segment.stop]
-        ink = sum(a.area for a in group)
-        label = 0
-        for box, own in zip(boxes, owners, strict=True):
-            inside = sum(ink_inside(a, box) for a in group) >= 0.85 * ink
-            if inside and own and all(segment.start <= i < segment.stop for i in own):
-                label = 1
-        ex.images.append(image_of)
+    ex.labels += whole_digit_labels(atoms, segments, boxes, scale.digit_height, scale.stroke)
+    for segment, p in zip(segments, probs, strict=True):
         ex.context.append(context_window(segment, atoms, scale))
         ex.features.append(features(segment, atoms, scale, p, digit_penalty(segment, atoms, scale, config)))
-        ex.probabilities.append(p)
-        ex.labels.append(label)
         ex.field.append(ex.fields)
+    ex.images += rendered
     ex.fields += 1
 
 
 def orand_fields(data: Path) -> list[tuple[np.ndarray, list[Box]]]:
     root = data / "orand-car-a-dev"
-    boxes: dict[str, list[Box]] = defaultdict(list)
-    with open(root / "digit_boxes.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            boxes[row["image"]].append(tuple(int(float(row[k])) for k in "xywh"))  # type: ignore[arg-type]
-    out = []
-    for item in load_amount_labels(root):
-        if item.split == "train":
-            out.append((cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE), boxes[item.path.name]))
-    return out
+    boxes = orand_boxes(root)
+    return [(cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE), boxes[item.path.name])
+            for item in load_amount_labels(root) if item.split == "train"]  # fmt: skip
 
 
 def generated_fields(folder: Path) -> list[tuple[np.ndarray, list[Box]]]:
     """Amount and ZIP fields of generated documents: cut at the truth box with the locator's margin, and every place
     the locator offers for them (first and runner-ups: a cut that took a state's letters in teaches that letters
-    are not digits). Places on pages the locator turned or deskewed are left out (their boxes would not match)."""
+    are not digits). The truth boxes are mapped into the deskewed crops; places on pages the locator turned upside
+    down are left out."""
     out = []
+    pages: dict[int, np.ndarray] = {}
+    loaded = None
     for line in (folder / "truth.jsonl").read_text().splitlines():
         truth = json.loads(line)
-        page = list(load_pages(folder / truth["document"]))[truth["page"]].image
+        if loaded != truth["document"]:  # a multi-page file is read once, not once per page
+            loaded = truth["document"]
+            pages = {k: p.image for k, p in enumerate(load_pages(folder / loaded))}
+        page = pages[truth["page"]]
         if page.ndim == 3:
             page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
         margin = round(0.06 * truth["dpi"])

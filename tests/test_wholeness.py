@@ -13,7 +13,7 @@ from pipeline.recognize.wholeness import WINDOW, WholenessModel, WholenessNet, c
 from pipeline.segment.components import Piece, Scale
 from pipeline.segment.field import FieldReader, prepare
 from pipeline.segment.plausibility import FEATURES, features, log_plausibility
-from pipeline.segment.search import best_paths, candidate_segments, digit_penalty, render
+from pipeline.segment.search import SearchConfig, best_paths, candidate_segments, digit_penalty, render
 from tests.test_segment_fields import Canvas, digits, reader, write  # noqa: F401 (fixtures)
 
 
@@ -52,7 +52,7 @@ def test_context_window_marks_the_segment_and_its_neighbours() -> None:
 
     atoms = [block(0), block(14), block(28)]
     scale = Scale(digit_height=20.0, top=10.0, baseline=30.0, stroke=3.0)
-    segment = next(s for s in candidate_segments(atoms, scale, _search()) if s.start == 1 and s.stop == 2)
+    segment = next(s for s in candidate_segments(atoms, scale, SearchConfig()) if s.start == 1 and s.stop == 2)
     window = context_window(segment, atoms, scale)
     assert window.shape == (WINDOW, WINDOW)
     assert window.max() == pytest.approx(1.0)
@@ -61,12 +61,6 @@ def test_context_window_marks_the_segment_and_its_neighbours() -> None:
     assert np.isclose(window[WINDOW // 2, 1], 0.5)  # the neighbour on the left, at half strength
     assert np.isclose(window[WINDOW // 2, WINDOW - 2], 0.5)  # and on the right
     assert window[0].max() == 0.0  # nothing above the writing
-
-
-def _search():
-    from pipeline.segment.search import SearchConfig
-
-    return SearchConfig()
 
 
 def test_search_takes_the_given_scores(reader: FieldReader, digits) -> None:  # noqa: F811

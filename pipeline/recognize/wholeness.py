@@ -86,8 +86,11 @@ class WholenessModel:
             raise ValueError(f"{path} is not a readable whole-digit weights file: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{path} is not a whole-digit weights file ({FORMAT})")
-        self.net = WholenessNet(int(data["n_features"]))
-        self.net.load_state_dict(data["state_dict"])
+        try:
+            self.net = WholenessNet(int(data["n_features"]))
+            self.net.load_state_dict(data["state_dict"])
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise ValueError(f"{path} is an incomplete whole-digit weights file: {exc}") from exc
         self.net.eval()
         self.training = data.get("training", {})
 
