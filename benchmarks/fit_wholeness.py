@@ -7,7 +7,8 @@ Usage::
     PIPELINE_WHOLENESS=/tmp/wholeness.pt .venv/bin/python benchmarks/eval_documents.py --docs DIR
 
 Examples are every candidate segment the reader makes of:
-- the ORAND-CAR-A train split's amounts, labelled by the per-digit boxes;
+- the ORAND-CAR-A train split's amounts, labelled by the per-digit boxes (left out with ``--no-orand``, so that
+  the acceptance model's ORAND threshold, fitted on that split, is not fitted on the network's own training data);
 - generated cheques and envelopes written with MNIST + USPS **train** digits (``--seed``, never an evaluation
   seed), their amount and ZIP fields cut at the truth box and labelled by the truth's character boxes.
 A candidate is one whole digit when at least 85% of its ink lies in one digit's box and every sizeable atom mostly
@@ -181,6 +182,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/wholeness-train"))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("/tmp/wholeness.pt"))
+    parser.add_argument("--no-orand", action="store_true",
+                        help="train on the generated documents only (so that ORAND train can fit acceptance fairly)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     from pipeline.recognize.classifier import DigitClassifier
@@ -198,6 +201,9 @@ def main() -> None:
         normalized = data["normalized"]
         ex.context, ex.features, ex.labels = list(data["context"]), list(data["features"]), list(data["labels"])
         ex.field, ex.fields = list(data["field"]), int(data["field"].max()) + 1
+        if "orand_fields" not in data:
+            raise SystemExit(f"{cache} is from an older version of this script: delete it")
+        orand_count = int(data["orand_fields"])
     else:
         sources = {"orand": orand_fields(args.data), "generated": generated_fields(args.workdir)}
         for name, fields in sources.items():
@@ -206,14 +212,19 @@ def main() -> None:
                 add_field(ex, image, boxes, classifier, config)
             n = sum(1 for k in ex.field if k >= first)
             print(f"{name}: {ex.fields - first} fields, {n} candidate segments")
+            if name == "orand":
+                orand_count = ex.fields
         normalized = classifier.normalize(ex.images, polarity="dark")
         np.savez_compressed(cache, normalized=normalized, context=np.stack(ex.context), features=np.stack(ex.features),
-                            labels=np.array(ex.labels), field=np.array(ex.field))  # fmt: skip
+                            labels=np.array(ex.labels), field=np.array(ex.field), orand_fields=orand_count)  # fmt: skip
     y_all = np.array(ex.labels)
     print(f"{len(y_all)} segments, {y_all.mean():.1%} whole digits ({time.perf_counter() - start:.0f} s)")
     field = np.array(ex.field)
     held = np.random.default_rng(args.seed).random(ex.fields) < 0.1
-    test_idx, train_idx = np.nonzero(held[field])[0], np.nonzero(~held[field])[0]
+    if args.no_orand:
+        held[:orand_count] = False  # ORAND fields take no part: neither trained on nor held out
+    test_idx = np.nonzero(held[field])[0]
+    train_idx = np.nonzero(~held[field] & ((field >= orand_count) if args.no_orand else True))[0]
     x, f, y = tensors(ex, normalized, train_idx)
     net = train(x, f, y, args.seed, args.epochs)
     xt, ft, yt = tensors(ex, normalized, test_idx)
@@ -223,7 +234,8 @@ def main() -> None:
     report("logistic", np.array([log_plausibility(ex.features[i]) for i in test_idx]), yt.numpy())
     save_wholeness(args.out, net, {
         "seed": args.seed, "documents": list(args.documents), "epochs": args.epochs, "segments": len(y),
-        "fields": int(ex.fields), "sources": "ORAND-CAR-A train + generated documents of MNIST/USPS train digits",
+        "fields": int(ex.fields), "sources": ("" if args.no_orand else "ORAND-CAR-A train + ")
+        + "generated documents of MNIST/USPS train digits",
         "held_out_fields": int(held.sum()), "seconds": round(time.perf_counter() - start),
     })  # fmt: skip
     print(f"saved {args.out}")
