@@ -11,7 +11,7 @@ when its value equals the truth. Each population (amounts located on generated c
 envelopes, ORAND amount images) gets its own model; its threshold is the lowest that keeps the accepted-and-wrong
 share of that population's fields at or below its target, judged on out-of-fold probabilities (5-fold), so the
 choice is not made on the fit's own predictions. Prints a block to paste into the module. Refit whenever the
-weights, the search or the plausibility model change.
+weights, the search or the whole-digit network change (the reader's, as ``PIPELINE_WHOLENESS`` chooses).
 """
 
 from __future__ import annotations
@@ -193,7 +193,10 @@ def main() -> None:
     print("MODELS: dict[str, Model] = {")
     print("\n".join(block))
     print("}")
-    print(f'FITTED_ON = "{FieldReader().classifier.weights_sha256[:12]}"')
+    reader = FieldReader()
+    print(f'FITTED_ON = "{reader.classifier.weights_sha256[:12]}"')
+    if reader.wholeness is not None:
+        print(f'FITTED_WITH_WHOLENESS = "{reader.wholeness.sha256[:12]}"')
 
 
 if __name__ == "__main__":

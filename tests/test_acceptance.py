@@ -15,6 +15,11 @@ def test_model_was_fitted_for_the_shipped_weights() -> None:
     # refit with benchmarks/fit_acceptance.py (and paste its block) whenever the shipped weights change
     assert load_weights().sha256.startswith(acceptance.FITTED_ON)
     assert len(acceptance.FITTED_ON) == 12
+    # ... and whenever the shipped whole-digit network changes
+    from pipeline.recognize.wholeness import SHIPPED, WholenessModel
+
+    assert WholenessModel(SHIPPED).sha256.startswith(acceptance.FITTED_WITH_WHOLENESS)
+    assert len(acceptance.FITTED_WITH_WHOLENESS) == 12
 
 
 def test_weights_and_features_have_the_same_length() -> None:

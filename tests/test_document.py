@@ -28,7 +28,8 @@ class _Predictions:
 
 
 class StubClassifier:
-    """Stands in for LeNet (no weights needed): every segment is a confident '7'; counts the network calls."""
+    """Stands in for LeNet (no weights needed): every segment is a confident '7'; counts the network calls. Its
+    inputs are no real digit images, so readers built on it score segments with the logistic model."""
 
     threshold = 0.5
 
@@ -52,7 +53,7 @@ def docs():
 
 def test_one_network_call_for_the_batch(docs):
     stub = StubClassifier()
-    reader = FieldReader(classifier=stub)
+    reader = FieldReader(classifier=stub, wholeness=False)
     pages = [PageInput(d.image, d.dpi, kind) for d, kind in zip(docs, ["cheque", "envelope", "cheque"], strict=True)]
     results = read_pages(pages, reader)
     assert stub.calls == 1
@@ -67,13 +68,14 @@ def test_one_network_call_for_the_batch(docs):
 
 def test_auto_kind_tells_cheques_from_envelopes(docs):
     assert [guess_kind(make_view(d.image, d.dpi)) for d in docs] == ["cheque", "envelope", "cheque"]
-    results = read_pages([(d.image, d.dpi, "auto") for d in docs], FieldReader(classifier=StubClassifier()))
+    reader = FieldReader(classifier=StubClassifier(), wholeness=False)
+    results = read_pages([(d.image, d.dpi, "auto") for d in docs], reader)
     assert [r.kind for r in results] == ["cheque", "envelope", "cheque"]
 
 
 def test_not_found_is_a_rejected_field_without_box():
     blank = np.full((550, 1200), 235, np.uint8)
-    (result,) = read_pages([PageInput(blank, 200, "cheque")], FieldReader(classifier=StubClassifier()))
+    (result,) = read_pages([PageInput(blank, 200, "cheque")], FieldReader(classifier=StubClassifier(), wholeness=False))
     assert result.ok
     (field,) = result.fields
     assert field.status == "rejected" and field.reason == "not_found" and field.bbox is None and field.detail
@@ -83,7 +85,8 @@ def test_field_kinds_skip_location():
     crop = np.full((60, 200), 240, np.uint8)
     crop[10:50, 20:26] = 0
     stub = StubClassifier()
-    results = read_pages([PageInput(crop, 200, k) for k in ("amount", "zip", "number")], FieldReader(classifier=stub))
+    reader = FieldReader(classifier=stub, wholeness=False)
+    results = read_pages([PageInput(crop, 200, k) for k in ("amount", "zip", "number")], reader)
     assert stub.calls == 1
     assert [r.fields[0].kind for r in results] == ["amount", "zip", "number"]
     assert all(r.zones == {} and not r.turned for r in results)
@@ -92,7 +95,7 @@ def test_field_kinds_skip_location():
 def test_a_bad_page_does_not_stop_the_batch(docs):
     pages = [PageInput(docs[0].image, 200, "cheque"), PageInput(np.zeros((0, 0), np.uint8), 200, "cheque"),
              PageInput(docs[1].image, 200, "postcard")]  # fmt: skip
-    results = read_pages(pages, FieldReader(classifier=StubClassifier()))
+    results = read_pages(pages, FieldReader(classifier=StubClassifier(), wholeness=False))
     assert isinstance(results[1], PageResult)
     assert results[0].ok and not results[1].ok and not results[2].ok
     assert "postcard" in results[2].error

@@ -106,7 +106,14 @@ def test_reader_scores_every_segment_with_the_network(reader: FieldReader, digit
     (n, h, w), (n2, ch, cw), (n3, f) = calls[0]
     assert n == n2 == n3 > 10 and (h, w) == (32, 32) and (ch, cw) == (WINDOW, WINDOW) and f == len(FEATURES)
     assert all(len(r.digits) >= 1 for r in results)
-    monkeypatch.setenv("PIPELINE_WHOLENESS", str(tmp_path / "wholeness.pt"))
-    assert FieldReader(reader.classifier).wholeness is not None
+
+
+def test_reader_takes_the_shipped_network_unless_told_otherwise(reader: FieldReader, tmp_path, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("PIPELINE_WHOLENESS", str(_saved(tmp_path)))
+    assert FieldReader(reader.classifier).wholeness.training == {"seed": 0}
+    monkeypatch.setenv("PIPELINE_WHOLENESS", "off")
+    assert FieldReader(reader.classifier).wholeness is None  # the logistic model
     monkeypatch.delenv("PIPELINE_WHOLENESS")
-    assert FieldReader(reader.classifier).wholeness is None  # opt-in: the logistic model by default
+    shipped = FieldReader(reader.classifier).wholeness
+    assert shipped is not None and shipped.training["seed"] == 301 and shipped.training["segments"] > 50_000
+    assert FieldReader(reader.classifier, wholeness=False).wholeness is None

@@ -9,14 +9,15 @@ could tell cuts apart. Here the digit network stays as it is, and this one plays
 - the geometric and network-answer features of :mod:`pipeline.segment.plausibility` (standardised).
 
 Trained by ``benchmarks/fit_wholeness.py``; the weights file carries the feature standardisation and the recipe,
-and loads with ``weights_only=True``. Not shipped and not used by default: the reader takes it when given one
-(``FieldReader(wholeness=...)`` or ``PIPELINE_WHOLENESS``). Measured in docs/reading-evaluation.md ("Whole-digit
-network"): it reads more fields right, but the acceptance model refitted on its scores did not keep its error
-target on seeds outside the fit.
+and loads with ``weights_only=True``. Shipped (``weights/wholeness.pt``, card ``weights/WHOLENESS_CARD.md``) and
+used by the reader by default; the field acceptance models are fitted with it. Measured in
+docs/reading-evaluation.md ("Whole-digit network").
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,7 @@ from torch import nn
 from pipeline.segment.components import Piece, Scale
 
 FORMAT = "wholeness-weights/1"
+SHIPPED = Path(__file__).parent / "weights" / "wholeness.pt"
 WINDOW = 32  # pixels of the context window's side
 
 
@@ -49,22 +51,50 @@ class WholenessNet(nn.Module):
         return self.head(torch.cat([self.conv(images), z], dim=1)).squeeze(1)
 
 
-def context_window(segment, atoms: list[Piece], scale: Scale) -> np.ndarray:
-    """The field's ink around the segment, 2 digit heights square at its centre, as a WINDOW x WINDOW float image."""
+@dataclass(frozen=True)
+class FieldInk:
+    """A field's atoms painted once at half strength, for all its segments' context windows."""
+
+    image: np.ndarray  # float32, 0.5 where any atom has ink
+    x: int  # where image[0, 0] lies in the atoms' frame
+    y: int
+
+
+def field_ink(atoms: list[Piece]) -> FieldInk:
+    if not atoms:
+        return FieldInk(np.zeros((1, 1), np.float32), 0, 0)
+    x0, y0 = min(a.x for a in atoms), min(a.y for a in atoms)
+    x1, y1 = max(a.x1 for a in atoms), max(a.y1 for a in atoms)
+    image = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for a in atoms:
+        view = image[a.y - y0 : a.y1 - y0, a.x - x0 : a.x1 - x0]
+        view[a.mask] = 0.5
+    return FieldInk(image, x0, y0)
+
+
+def context_window(segment, atoms: list[Piece], scale: Scale, ink: FieldInk | None = None) -> np.ndarray:
+    """The field's ink around the segment, 2 digit heights square at its centre, as a WINDOW x WINDOW float image:
+    the segment's own ink at 1.0, its neighbours' at 0.5. ``ink``: :func:`field_ink` of ``atoms``, made once per
+    field (a field has dozens of atoms and a hundred segments)."""
+    ink = ink if ink is not None else field_ink(atoms)
     side = max(8, round(2 * scale.digit_height))
     wx0 = round(segment.x + segment.w / 2 - side / 2)
     wy0 = round(segment.y + segment.h / 2 - side / 2)
     canvas = np.zeros((side, side), np.float32)
-    for i, a in enumerate(atoms):
-        x0, y0 = max(a.x, wx0), max(a.y, wy0)
-        x1, y1 = min(a.x1, wx0 + side), min(a.y1, wy0 + side)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        value = 1.0 if segment.start <= i < segment.stop else 0.5
-        part = a.mask[y0 - a.y : y1 - a.y, x0 - a.x : x1 - a.x] * np.float32(value)
-        view = canvas[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
-        np.maximum(view, part, out=view)
+    _paste(canvas, wx0, wy0, ink.image, ink.x, ink.y)
+    _paste(canvas, wx0, wy0, segment.mask.astype(np.float32), segment.x, segment.y)
     return cv2.resize(canvas, (WINDOW, WINDOW), interpolation=cv2.INTER_AREA)
+
+
+def _paste(canvas: np.ndarray, cx: int, cy: int, part: np.ndarray, px: int, py: int) -> None:
+    """Take the maximum of ``canvas`` (placed at cx, cy) and ``part`` (placed at px, py) where they overlap."""
+    h, w = canvas.shape
+    x0, y0 = max(cx, px), max(cy, py)
+    x1, y1 = min(cx + w, px + part.shape[1]), min(cy + h, py + part.shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return
+    view = canvas[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+    np.maximum(view, part[y0 - py : y1 - py, x0 - px : x1 - px], out=view)
 
 
 def save_wholeness(path: Path, net: WholenessNet, training: dict) -> Path:
@@ -93,13 +123,35 @@ class WholenessModel:
             raise ValueError(f"{path} is an incomplete whole-digit weights file: {exc}") from exc
         self.net.eval()
         self.training = data.get("training", {})
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.n_features = int(data["n_features"])
+        self.forward = _traced(self.net, self.n_features)
 
     def log_whole(self, normalized: np.ndarray, context: np.ndarray, features: np.ndarray) -> np.ndarray:
         """log P(one whole digit) per segment: ``normalized`` (N, 32, 32) as LeNet-5's input, ``context`` (N, 32,
         32) from :func:`context_window`, ``features`` (N, F) from :func:`pipeline.segment.plausibility.features`."""
-        if len(features) == 0:
-            return np.zeros(0, np.float32)
-        x = torch.from_numpy(np.stack([normalized, context], axis=1).astype(np.float32, copy=False))
-        f = torch.from_numpy(np.asarray(features, np.float32))
+        n = len(features)
+        out = np.zeros(n, np.float32)
         with torch.inference_mode():
-            return nn.functional.logsigmoid(self.net(x, f)).numpy()
+            for start in range(0, n, CHUNK):  # one input shape, the last chunk padded (as DigitClassifier does)
+                stop = min(n, start + CHUNK)
+                x = torch.zeros((CHUNK, 2, 32, 32))
+                x[: stop - start, 0] = torch.from_numpy(np.asarray(normalized[start:stop], np.float32))
+                x[: stop - start, 1] = torch.from_numpy(np.asarray(context[start:stop], np.float32))
+                f = torch.zeros((CHUNK, self.n_features))
+                f[: stop - start] = torch.from_numpy(np.asarray(features[start:stop], np.float32))
+                out[start:stop] = nn.functional.logsigmoid(self.forward(x, f))[: stop - start].numpy()
+        return out
+
+
+CHUNK = 256  # segments per network call: bounds a reading process's memory whatever the batch holds
+
+
+def _traced(net: WholenessNet, n_features: int):
+    """A traced and frozen graph on the CPU (as DigitClassifier's LeNet-5), or the eager network if tracing fails."""
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(net, (torch.zeros(CHUNK, 2, 32, 32), torch.zeros(CHUNK, n_features)))
+            return torch.jit.optimize_for_inference(traced)
+    except Exception:  # an optimisation only: never a reason not to read
+        return net

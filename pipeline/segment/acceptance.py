@@ -8,8 +8,9 @@ field's evidence into P(right), and a field is accepted when P(right) clears its
 target error rate on the fitting data.
 
 Fitted by ``benchmarks/fit_acceptance.py`` on generated documents (seeds apart from the evaluation seeds) and the
-ORAND-CAR-A train split, read end to end with the shipped weights; refit whenever the weights, the search or the
-plausibility model change. The features are dimensionless, so the model does not depend on the scan resolution.
+ORAND-CAR-A train split, read end to end with the shipped weights and whole-digit network; refit whenever the
+weights, the search or the whole-digit network change. The features are dimensionless, so the model does not
+depend on the scan resolution.
 """
 
 from __future__ import annotations
@@ -53,33 +54,34 @@ MODELS: dict[str, Model] = {
     "amount/located": Model(
         np.array(
             [
-                2.086, 2.7552, 1.8266, 0.4497, 0.4906, 0.0, 0.0, -0.6957,
-                -2.1071, -1.1914, -0.3901, -1.0359, 0.0,
+                2.3524, 1.4417, 2.9532, 0.9902, 0.4951, 0.0, 0.0, -1.4561,
+                -1.8721, -0.4699, -0.5357, -0.9545, 0.0,
             ]
         ),
-        0.865,
+        0.91,
     ),
     "zip/located": Model(
         np.array(
             [
-                3.3571, 2.2363, 1.6075, 0.4166, 0.9525, 0.0, 0.0, -0.5817,
-                -1.7417, -1.8529, -0.381, -1.8235, -0.1087,
+                4.1728, 1.5834, 2.9703, 0.7188, 0.4132, 0.0, 0.0, 0.0,
+                -2.723, -1.6034, -0.0974, -0.7967, -0.5458,
             ]
         ),
-        0.95,
+        0.98,
     ),
     "amount": Model(
         np.array(
             [
-                3.1796, 0.9308, 0.6109, 0.2666, 0.3383, 0.0, 0.0, -1.8105,
-                0.0, -0.2983, -0.6403, -0.5724, -0.5524,
+                3.1491, 1.0543, 0.4476, 0.1899, 0.5058, 0.0, 0.0, -3.3645,
+                0.0, -0.096, -0.7547, -0.3956, -0.1625,
             ]
         ),
-        0.945,
+        0.955,
     ),
 }
 FALLBACK = {"zip": "zip/located", "number": "amount", "number/located": "amount/located"}
 FITTED_ON = "ef931ac60759"  # sha256 (start) of the weights the models were fitted with
+FITTED_WITH_WHOLENESS = "e5be491eb011"  # ... and of the whole-digit network (pipeline/recognize/wholeness.py)
 
 
 UNFITTED = Model(np.zeros(len(FEATURES)), 0.5)  # P(right) = 0.5 for every field: only while collecting a first fit

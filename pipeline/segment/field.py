@@ -163,16 +163,17 @@ def smooth_without_bridges(raw: np.ndarray) -> np.ndarray:
     return smooth & ~bridge
 
 
-def _wholeness_from_environment() -> WholenessModel | None:
-    """The whole-digit network named by ``PIPELINE_WHOLENESS`` (a file from ``benchmarks/fit_wholeness.py``), or
-    None: the logistic model scores segments. Opt-in while its acceptance fit does not hold its error target
-    outside the fitting seeds (docs/reading-evaluation.md, "Whole-digit network")."""
-    path = os.environ.get("PIPELINE_WHOLENESS", "")
-    if not path:
+def default_wholeness() -> WholenessModel | None:
+    """The whole-digit network that scores candidate segments: the file named by ``PIPELINE_WHOLENESS`` (from
+    ``benchmarks/fit_wholeness.py``), else the shipped one; ``PIPELINE_WHOLENESS=off``: none, the logistic model
+    of :mod:`pipeline.segment.plausibility` instead. The acceptance models are fitted with the shipped network:
+    another one (or none) needs them refitted (docs/reading-evaluation.md, "Whole-digit network")."""
+    chosen = os.environ.get("PIPELINE_WHOLENESS", "")
+    if chosen.lower() == "off":
         return None
-    from pipeline.recognize.wholeness import WholenessModel  # torch: not imported by the CLI and the flow
+    from pipeline.recognize.wholeness import SHIPPED, WholenessModel  # torch: not imported by the CLI and the flow
 
-    return WholenessModel(pathlib.Path(path))
+    return WholenessModel(pathlib.Path(chosen) if chosen else SHIPPED)
 
 
 class FieldReader:
@@ -182,15 +183,19 @@ class FieldReader:
         self,
         classifier: DigitClassifier | None = None,
         config: ReaderConfig | None = None,
-        wholeness: WholenessModel | None = None,
+        wholeness: WholenessModel | bool = True,
     ) -> None:
+        """``wholeness``: True for :func:`default_wholeness`, False for the logistic model, or a loaded network."""
         if classifier is None:
             from pipeline.recognize.classifier import DigitClassifier
 
             classifier = DigitClassifier()
         self.classifier = classifier
         self.config = config or ReaderConfig()
-        self.wholeness = wholeness or _wholeness_from_environment()
+        if isinstance(wholeness, bool):
+            self.wholeness = default_wholeness() if wholeness else None
+        else:
+            self.wholeness = wholeness
 
     def read(self, image: np.ndarray, kind: FieldKind, name: str = "", bbox: Box | None = None) -> FieldResult:
         """Read one field crop."""
@@ -232,16 +237,17 @@ class FieldReader:
 
     def _log_whole(self, prepared: list[_Prepared], normalized: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """log P(one whole digit) of every candidate segment of every field, in one call of the network."""
-        from pipeline.recognize.wholeness import context_window
+        from pipeline.recognize.wholeness import context_window, field_ink
 
         search = self.config.search
         context, rows = [], []
         k = 0
         for item in prepared:
+            ink = field_ink(item.atoms)
             for seg in item.segments:
                 penalty = digit_penalty(seg, item.atoms, item.scale, search)
                 rows.append(plausibility_features(seg, item.atoms, item.scale, probs[k], penalty))
-                context.append(context_window(seg, item.atoms, item.scale))
+                context.append(context_window(seg, item.atoms, item.scale, ink))
                 k += 1
         return self.wholeness.log_whole(normalized, np.stack(context), np.stack(rows))
 
