@@ -175,10 +175,24 @@ def read_located(pages: Sequence[LocatedPage], reader: FieldReader) -> list[Page
             options += [(next(read), place) for place in field_places[1:]]
         field_result, place = options[_choose([r for r, _p in options])]
         if place.bbox is not None and place.source != "page":
-            field_result.bbox = _xywh(place.bbox)  # the field's ink in page pixels, not the crop's margin
+            # the field's ink in page pixels, not the crop's margin; for a ZIP, the characters read of it
+            read_box = _characters_box(field_result) if field_result.kind == "zip" else None
+            field_result.bbox = read_box or _xywh(place.bbox)
             page.result.zones[place.name] = place.zone
         page.result.fields.append(field_result)
     return [page.result for page in pages]
+
+
+def _characters_box(reading: FieldResult) -> tuple[int, int, int, int] | None:
+    """The box around the characters a reading made of its crop (x, y, w, h). A ZIP's runner-up place that took
+    in the state's letters reads them as noise, and its own box would then hold more than the field (dev seed
+    104 with the whole-digit network: 11 located ZIPs more, none fewer). Not for amounts: there it lost 4 of
+    400 cheques of dev seed 104."""
+    boxes = [c.bbox for c in reading.characters]
+    if not boxes:
+        return None
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    return x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0
 
 
 def read_pages(
