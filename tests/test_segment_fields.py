@@ -513,3 +513,21 @@ def test_two_small_high_last_digits_are_raised_cents_unless_an_ending_follows() 
     letters = [Step(4, "symbol", "/", 0.0), Step(5, "symbol", "x", 0.0)]
     assert reader._raised_cents(digits + letters, item) == set()
     assert reader._raised_cents([*digits, Step(5, "symbol", "", 0.0)], item) == {2, 3}  # noise is no ending
+
+
+def test_zip_cut_with_the_state_letter_in_reads_the_zip(reader: FieldReader, digits) -> None:
+    """A located ZIP crop that took in the state's last letter ('NY 02134'): the letter, apart from the digits, is
+    left unread, and the field's characters (and so its box) are the ZIP's alone."""
+    canvas = Canvas(width=700)
+    y = canvas.baseline
+    cv2.line(canvas.ink, (14, y - 44), (26, y - 24), 1.0, 4)  # a 'Y': two arms and a stem
+    cv2.line(canvas.ink, (38, y - 44), (26, y - 24), 1.0, 4)
+    cv2.line(canvas.ink, (26, y - 24), (26, y), 1.0, 4)
+    canvas.x = 40 + 24  # a blank as wide as a digit before the ZIP
+    write(canvas, digits, "02134", gap=8)
+    image = canvas.image()
+    located, image_only = reader.read_many([FieldCrop(image, "zip", located=True), FieldCrop(image, "zip")])
+    assert located.digits == "02134"
+    assert min(c.bbox[0] for c in located.characters) > 40
+    # a ZIP field image holds no letters, so nothing is left unread there: the 'Y' is taken for a digit
+    assert len(image_only.digits) == 6 and image_only.digits.endswith("02134")

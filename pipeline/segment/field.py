@@ -258,7 +258,7 @@ class FieldReader:
         if not item.atoms:
             return empty
         paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search, signs=crop.kind == "amount",
-                           log_whole=item.log_whole)  # fmt: skip
+                           log_whole=item.log_whole, leading_letters=crop.kind == "zip" and crop.located)  # fmt: skip
         if not paths:
             return empty
         if crop.kind == "amount":

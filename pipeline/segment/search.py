@@ -188,12 +188,15 @@ def best_paths(
     config: SearchConfig,
     signs: bool = True,
     log_whole: np.ndarray | None = None,
+    leading_letters: bool = False,
 ) -> list[Path]:
     """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string).
 
     ``signs``: offer the amount's signs and letters (``$ * x``, a speck as a decimal point, a point read as a
     comma); a ZIP code or a number has none of them. ``log_whole``: log P(one whole digit) of each segment from
-    the whole-digit network (:mod:`pipeline.recognize.wholeness`); without it, the logistic model's."""
+    the whole-digit network (:mod:`pipeline.recognize.wholeness`); without it, the logistic model's.
+    ``leading_letters``: ink before the first digit and apart from what follows may be letters, left unread at
+    ``LETTER_COST`` (a ZIP cut wide enough to take in the state's last letter)."""
     n = len(atoms)
     by_start: dict[int, list[int]] = {}
     for idx, seg in enumerate(segments):
@@ -229,6 +232,12 @@ def best_paths(
             elif guess.char in SWAPPED_MARKS:
                 # the other separator, dearer: the field's syntax settles which one it was ('81.862.54')
                 sign_steps[idx] = Step(idx, "symbol", SWAPPED_MARKS[guess.char], guess.cost + config.swapped_mark)
+    letter_steps: dict[int, Step] = {}
+    if leading_letters:
+        for idx, seg in enumerate(segments):
+            after = atoms[seg.stop].x - (seg.x + seg.w) if seg.stop < n else 0
+            if seg.stop < n and after >= LETTER_GAP * scale.digit_height:
+                letter_steps[idx] = Step(idx, "symbol", "", LETTER_COST)
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
     for i in range(n):
@@ -238,10 +247,12 @@ def best_paths(
         for idx in by_start.get(i, []):
             j = segments[idx].stop
             boundary = atoms[i].cut_cost + (atoms[j].cut_cost if j < n else 0.0)
-            for step in (digit_steps[idx], symbol_steps.get(idx), sign_steps.get(idx)):
+            for step in (digit_steps[idx], symbol_steps.get(idx), sign_steps.get(idx), letter_steps.get(idx)):
                 if step is None:
                     continue
                 for path in beams[i]:
+                    if step is letter_steps.get(idx) and _has_digit(path):
+                        continue
                     if step.kind == "symbol" and step.char in SIGNS and not _sign_allowed(path, step.char):
                         continue
                     if step.kind == "digit" and _ended(path):
@@ -251,6 +262,10 @@ def best_paths(
                         taken = sign_digit_steps[idx]
                     beams[j].append(Path(path.cost + taken.cost + boundary / 2, (*path.steps, taken)))
     return _prune(beams[n], config.k_best)
+
+
+LETTER_COST = 2.0  # a leading piece left unread as a letter (see best_paths' leading_letters)
+LETTER_GAP = 0.3  # ... when this many digit heights of blank separate it from what follows
 
 
 def _has_digit(path: Path) -> bool:
