@@ -176,23 +176,30 @@ def read_located(pages: Sequence[LocatedPage], reader: FieldReader) -> list[Page
         field_result, place = options[_choose([r for r, _p in options])]
         if place.bbox is not None and place.source != "page":
             # the field's ink in page pixels, not the crop's margin; for a ZIP, the characters read of it
-            read_box = _characters_box(field_result) if field_result.kind == "zip" else None
+            read_box = _characters_box(field_result, place) if field_result.kind == "zip" else None
             field_result.bbox = read_box or _xywh(place.bbox)
             page.result.zones[place.name] = place.zone
         page.result.fields.append(field_result)
     return [page.result for page in pages]
 
 
-def _characters_box(reading: FieldResult) -> tuple[int, int, int, int] | None:
-    """The box around the characters a reading made of its crop (x, y, w, h). A ZIP's runner-up place that took
-    in the state's letters reads them as noise, and its own box would then hold more than the field (dev seed
+def _characters_box(reading: FieldResult, place: Located) -> tuple[int, int, int, int] | None:
+    """The page box (x, y, w, h) around the characters a reading made of its crop. A ZIP's runner-up place that
+    took in the state's letters reads them as noise, and its own box would then hold more than the field (dev seed
     104 with the whole-digit network: 11 located ZIPs more, none fewer). Not for amounts: there it lost 4 of
-    400 cheques of dev seed 104."""
-    boxes = [c.bbox for c in reading.characters]
-    if not boxes:
+    400 cheques of dev seed 104. The crop is deskewed: its corners go back to the page through the crop's own
+    map (character boxes are crop pixels shifted by the crop box's corner, right only on a page without skew)."""
+    if not reading.characters or place.crop_to_page is None or place.crop_box is None:
         return None
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    return x0, y0, max(b[0] + b[2] for b in boxes) - x0, max(b[1] + b[3] for b in boxes) - y0
+    dx, dy = place.crop_box[0], place.crop_box[1]
+    x0 = min(c.bbox[0] for c in reading.characters) - dx
+    y0 = min(c.bbox[1] for c in reading.characters) - dy
+    x1 = max(c.bbox[0] + c.bbox[2] for c in reading.characters) - dx
+    y1 = max(c.bbox[1] + c.bbox[3] for c in reading.characters) - dy
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ place.crop_to_page.T
+    px0, py0 = np.floor(corners.min(0)).astype(int)
+    px1, py1 = np.ceil(corners.max(0)).astype(int)
+    return int(px0), int(py0), int(px1 - px0), int(py1 - py0)
 
 
 def read_pages(

@@ -62,6 +62,7 @@ class Located:
     reason: str | None = None  # None when found, else why not
     crop_box: BoxXYXY | None = None  # where the crop was cut, page pixels (character boxes come in this frame)
     alternatives: list[Located] = field(default_factory=list)  # runner-up places, for the reader to settle
+    crop_to_page: np.ndarray | None = None  # 2x3 map from crop pixels to page pixels, where it was kept
 
 
 def _ridges(

@@ -302,7 +302,7 @@ def _zip_field(view: PageView, name: str, group: list[BoxXYXY], pieces: list[Box
         crop_box = _margin(view, group_box, 0.03)
         crop = erase_frames(view.crop(crop_box), view.dpi)
         return Located(name, "zip", view.to_page(ink_box), view.to_page(block), crop, score, "boxes", None,
-                       view.to_page(crop_box))  # fmt: skip
+                       view.to_page(crop_box), crop_to_page=view.crop_to_page(crop_box))  # fmt: skip
     ink_box = group_box
     before = [p for p in pieces if p[2] <= ink_box[0]]
     left_gap = ink_box[0] - max(p[2] for p in before) if before else inch(0.2)
@@ -311,7 +311,7 @@ def _zip_field(view: PageView, name: str, group: list[BoxXYXY], pieces: list[Box
         return Located(name, "zip", view.to_page(ink_box), view.to_page(block), None, 0.0, "",
                        "last word of the address is too short for a ZIP code")  # fmt: skip
     return Located(name, "zip", view.to_page(ink_box), view.to_page(block), view.crop(crop_box), score, "line",
-                   None, view.to_page(crop_box))  # fmt: skip
+                   None, view.to_page(crop_box), crop_to_page=view.crop_to_page(crop_box))  # fmt: skip
 
 
 def _margin(view: PageView, box: BoxXYXY, inches: float, left: int | None = None) -> BoxXYXY:

@@ -97,6 +97,14 @@ class PageView:
         nx1, ny1 = np.ceil(corners.max(0)).astype(int)
         return max(0, int(nx0)), max(0, int(ny0)), min(w, int(nx1)), min(h, int(ny1))
 
+    def crop_to_page(self, box: BoxXYXY) -> np.ndarray:
+        """The 2x3 affine map from pixels of :meth:`crop` of ``box`` to page pixels (the crop is deskewed, so its
+        axes are not the page's)."""
+        x0, y0, _x1, _y1 = box
+        s = 1.0 / self.scale
+        to_crop = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
+        return np.linalg.inv(to_crop)[:2]
+
     def crop(self, box: BoxXYXY) -> np.ndarray:
         """The view box cut from the full-resolution page, deskewed (paper fills anything outside the page)."""
         x0, y0, x1, y1 = box
