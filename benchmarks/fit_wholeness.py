@@ -182,8 +182,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/wholeness-train"))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("/tmp/wholeness.pt"))
-    parser.add_argument("--no-orand", action="store_true",
-                        help="train on the generated documents only (so that ORAND train can fit acceptance fairly)")
+    only_generated = "train on the generated documents only (so that ORAND train can fit acceptance fairly)"
+    parser.add_argument("--no-orand", action="store_true", help=only_generated)
     args = parser.parse_args()
     torch.set_num_threads(2)
     from pipeline.recognize.classifier import DigitClassifier

@@ -531,3 +531,33 @@ def test_zip_cut_with_the_state_letter_in_reads_the_zip(reader: FieldReader, dig
     assert min(c.bbox[0] for c in located.characters) > 40
     # a ZIP field image holds no letters, so nothing is left unread there: the 'Y' is taken for a digit
     assert len(image_only.digits) == 6 and image_only.digits.endswith("02134")
+
+
+def test_letter_steps_only_lead_and_only_before_a_blank() -> None:
+    """The search's leading letters: offered for ink apart from what follows, never after a digit, never for the
+    last piece, and not at all unless asked for."""
+    from pipeline.segment.components import Piece, Scale
+    from pipeline.segment.search import LETTER_COST, SearchConfig, best_paths, candidate_segments
+
+    def bar(x: int) -> Piece:
+        return Piece(x, 10, 4, 20, np.ones((20, 4), bool))
+
+    atoms = [bar(0), bar(24), bar(30), bar(36)]  # a 'letter', 20 px of blank, then three strokes 2 px apart
+    scale = Scale(digit_height=20.0, top=10.0, baseline=30.0, stroke=4.0)
+    config = SearchConfig(k_best=50)
+    segments = candidate_segments(atoms, scale, config)
+    probs = np.full((len(segments), 10), 0.001, np.float32)
+    probs[:, 1] = 0.991
+
+    def letters(path: Path) -> list[int]:
+        return [k for k, st in enumerate(path.steps) if st.kind == "symbol" and st.cost == LETTER_COST]
+
+    with_letters = best_paths(atoms, segments, probs, scale, config, signs=False, leading_letters=True)
+    lettered = [p for p in with_letters if letters(p)]
+    assert any(p.digits == "111" for p in lettered)  # the first bar left unread, the three strokes read
+    for path in lettered:
+        first_digit = next((k for k, st in enumerate(path.steps) if st.kind == "digit"), len(path.steps))
+        assert all(k < first_digit for k in letters(path))  # letters only before the first digit
+        assert all(segments[path.steps[k].segment].stop == 1 for k in letters(path))  # only the bar with a blank
+    plain = best_paths(atoms, segments, probs, scale, config, signs=False)
+    assert not any(letters(p) for p in plain)

@@ -235,8 +235,10 @@ def best_paths(
     letter_steps: dict[int, Step] = {}
     if leading_letters:
         for idx, seg in enumerate(segments):
-            after = atoms[seg.stop].x - (seg.x + seg.w) if seg.stop < n else 0
-            if seg.stop < n and after >= LETTER_GAP * scale.digit_height:
+            if seg.stop == n:
+                continue  # a letter is followed by the ZIP
+            after = min(a.x for a in atoms[seg.stop :]) - (seg.x + seg.w)  # atoms go by their centres
+            if after >= LETTER_GAP * scale.digit_height:
                 letter_steps[idx] = Step(idx, "symbol", "", LETTER_COST)
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
