@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,10 +111,16 @@ def test_reader_scores_every_segment_with_the_network(reader: FieldReader, digit
 
 def test_reader_takes_the_shipped_network_unless_told_otherwise(reader: FieldReader, tmp_path, monkeypatch) -> None:  # noqa: F811
     monkeypatch.setenv("PIPELINE_WHOLENESS", str(_saved(tmp_path)))
-    assert FieldReader(reader.classifier).wholeness.training == {"seed": 0}
+    with pytest.warns(UserWarning, match="not the one the acceptance models were fitted with"):
+        assert FieldReader(reader.classifier).wholeness.training == {"seed": 0}
     monkeypatch.setenv("PIPELINE_WHOLENESS", "off")
-    assert FieldReader(reader.classifier).wholeness is None  # the logistic model
+    with pytest.warns(UserWarning, match="acceptance models were fitted with the whole-digit network"):
+        assert FieldReader(reader.classifier).wholeness is None  # the logistic model
     monkeypatch.delenv("PIPELINE_WHOLENESS")
-    shipped = FieldReader(reader.classifier).wholeness
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shipped = FieldReader(reader.classifier).wholeness
+    # the shipped network is the one the acceptance models were fitted with: no warning about it
+    assert not [w for w in caught if "acceptance models" in str(w.message)]
     assert shipped is not None and shipped.training["seed"] == 301 and shipped.training["segments"] > 50_000
     assert FieldReader(reader.classifier, wholeness=False).wholeness is None

@@ -14,6 +14,7 @@ import math
 import os
 import pathlib
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
@@ -170,10 +171,17 @@ def default_wholeness() -> WholenessModel | None:
     another one (or none) needs them refitted (docs/reading-evaluation.md, "Whole-digit network")."""
     chosen = os.environ.get("PIPELINE_WHOLENESS", "")
     if chosen.lower() == "off":
+        warnings.warn("PIPELINE_WHOLENESS=off: the acceptance models were fitted with the whole-digit network, so "
+                      "accept/reject decisions may not hold their error targets", stacklevel=2)  # fmt: skip
         return None
     from pipeline.recognize.wholeness import SHIPPED, WholenessModel  # torch: not imported by the CLI and the flow
 
-    return WholenessModel(pathlib.Path(chosen) if chosen else SHIPPED)
+    model = WholenessModel(pathlib.Path(chosen) if chosen else SHIPPED)
+    if not model.sha256.startswith(acceptance.FITTED_WITH_WHOLENESS):
+        warnings.warn(f"whole-digit network {chosen} is not the one the acceptance models were fitted with: "
+                      "accept/reject decisions may not hold their error targets (benchmarks/fit_acceptance.py)",
+                      stacklevel=2)  # fmt: skip
+    return model
 
 
 class FieldReader:
