@@ -4,7 +4,9 @@ LeNet-5 has no "not a digit" output: half a '0' or two touching digits are still
 LeCun et al. (1998) trained their recogniser on such junk; here a small logistic model plays that part. It was
 fitted on the candidate segments of the ORAND-CAR-A train split, labelled by the per-digit boxes (a candidate is a
 true digit when it holds the ink of one boxed digit and little else), by ``benchmarks/fit_plausibility.py``.
-Its log-probability is added to the path cost of reading a segment as a digit.
+Its log-probability is added to the path cost of reading a segment as a digit when the reader has no whole-digit
+network (``PIPELINE_WHOLENESS=off``). By default the network of :mod:`pipeline.recognize.wholeness` scores the
+segments, and takes these features as part of its input.
 """
 
 from __future__ import annotations

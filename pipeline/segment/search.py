@@ -35,7 +35,7 @@ class SearchConfig:
     max_gap: float = 0.35  # widest blank gap inside one digit, in digit heights
     k_best: int = 6
     swapped_mark: float = 1.0  # extra cost of reading a '.' as ',' or back (a hasty comma is a dot)
-    plausibility: float = 1.0  # weight of the learned whole-digit model (pipeline.segment.plausibility)
+    plausibility: float = 1.0  # weight of the whole-digit score (the network's, or the logistic model's)
 
 
 @dataclass
