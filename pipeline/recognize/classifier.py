@@ -19,11 +19,15 @@ def _compiled_for(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     network this small); the eager model elsewhere, or if tracing fails on some build."""
     if device.type != "cpu":
         return model
+    return traced_for_cpu(model, (torch.zeros(8, 1, 32, 32),))
+
+
+def traced_for_cpu(model: torch.nn.Module, example: tuple[torch.Tensor, ...]) -> torch.nn.Module:
+    """``model`` traced on ``example`` inputs and frozen for CPU inference, or itself if tracing fails."""
     try:
         with torch.no_grad():
-            traced = torch.jit.trace(model, torch.zeros(8, 1, 32, 32))
-            return torch.jit.optimize_for_inference(traced)
-    except Exception:  # an optimisation only: never a reason not to classify
+            return torch.jit.optimize_for_inference(torch.jit.trace(model, example))
+    except Exception:  # an optimisation only: never a reason not to read
         return model
 
 

@@ -17,6 +17,7 @@ docs/reading-evaluation.md ("Whole-digit network").
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.recognize.classifier import traced_for_cpu
 from pipeline.segment.components import Piece, Scale
 
 FORMAT = "wholeness-weights/1"
 SHIPPED = Path(__file__).parent / "weights" / "wholeness.pt"
 WINDOW = 32  # pixels of the context window's side
+CHUNK = 256  # segments per network call: bounds a reading process's memory whatever the batch holds
 
 
 class WholenessNet(nn.Module):
@@ -110,8 +113,9 @@ class WholenessModel:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"whole-digit weights {path} do not exist (benchmarks/fit_wholeness.py makes them)")
+        raw = path.read_bytes()
         try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
         except Exception as exc:  # truncated, not a torch file, or pickled code that weights_only refuses
             raise ValueError(f"{path} is not a readable whole-digit weights file: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -123,9 +127,10 @@ class WholenessModel:
             raise ValueError(f"{path} is an incomplete whole-digit weights file: {exc}") from exc
         self.net.eval()
         self.training = data.get("training", {})
-        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.sha256 = hashlib.sha256(raw).hexdigest()
         self.n_features = int(data["n_features"])
-        self.forward = _traced(self.net, self.n_features)
+        example = (torch.zeros(CHUNK, 2, WINDOW, WINDOW), torch.zeros(CHUNK, self.n_features))
+        self.forward = traced_for_cpu(self.net, example)  # a frozen graph, as DigitClassifier's LeNet-5
 
     def log_whole(self, normalized: np.ndarray, context: np.ndarray, features: np.ndarray) -> np.ndarray:
         """log P(one whole digit) per segment: ``normalized`` (N, 32, 32) as LeNet-5's input, ``context`` (N, 32,
@@ -143,15 +148,3 @@ class WholenessModel:
                 out[start:stop] = nn.functional.logsigmoid(self.forward(x, f))[: stop - start].numpy()
         return out
 
-
-CHUNK = 256  # segments per network call: bounds a reading process's memory whatever the batch holds
-
-
-def _traced(net: WholenessNet, n_features: int):
-    """A traced and frozen graph on the CPU (as DigitClassifier's LeNet-5), or the eager network if tracing fails."""
-    try:
-        with torch.no_grad():
-            traced = torch.jit.trace(net, (torch.zeros(CHUNK, 2, 32, 32), torch.zeros(CHUNK, n_features)))
-            return torch.jit.optimize_for_inference(traced)
-    except Exception:  # an optimisation only: never a reason not to read
-        return net

@@ -127,6 +127,7 @@ class _Prepared:
     started: float
     seconds: float = 0.0
     log_whole: np.ndarray | None = None  # per segment, from the whole-digit network
+    penalties: np.ndarray | None = None  # per segment, search.digit_penalty (computed for the network's features)
 
 
 def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
@@ -252,9 +253,9 @@ class FieldReader:
         k = 0
         for item in prepared:
             ink = field_ink(item.atoms)
-            for seg in item.segments:
-                penalty = digit_penalty(seg, item.atoms, item.scale, search)
-                rows.append(plausibility_features(seg, item.atoms, item.scale, probs[k], penalty))
+            item.penalties = np.array([digit_penalty(seg, item.atoms, item.scale, search) for seg in item.segments])
+            for seg, penalty in zip(item.segments, item.penalties, strict=True):
+                rows.append(plausibility_features(seg, item.atoms, item.scale, probs[k], float(penalty)))
                 context.append(context_window(seg, item.atoms, item.scale, ink))
                 k += 1
         return self.wholeness.log_whole(normalized, np.stack(context), np.stack(rows))
@@ -266,7 +267,8 @@ class FieldReader:
         if not item.atoms:
             return empty
         paths = best_paths(item.atoms, item.segments, probs, scale, self.config.search, signs=crop.kind == "amount",
-                           log_whole=item.log_whole, leading_letters=crop.kind == "zip" and crop.located)  # fmt: skip
+                           log_whole=item.log_whole, leading_letters=crop.kind == "zip" and crop.located,
+                           penalties=item.penalties)  # fmt: skip
         if not paths:
             return empty
         if crop.kind == "amount":

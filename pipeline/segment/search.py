@@ -189,6 +189,7 @@ def best_paths(
     signs: bool = True,
     log_whole: np.ndarray | None = None,
     leading_letters: bool = False,
+    penalties: np.ndarray | None = None,
 ) -> list[Path]:
     """The ``k`` cheapest readings of the whole field, cheapest first (one per distinct digit string).
 
@@ -196,7 +197,8 @@ def best_paths(
     comma); a ZIP code or a number has none of them. ``log_whole``: log P(one whole digit) of each segment from
     the whole-digit network (:mod:`pipeline.recognize.wholeness`); without it, the logistic model's.
     ``leading_letters``: ink before the first digit and apart from what follows may be letters, left unread at
-    ``LETTER_COST`` (a ZIP cut wide enough to take in the state's last letter)."""
+    ``LETTER_COST`` (a ZIP cut wide enough to take in the state's last letter). ``penalties``: each segment's
+    :func:`digit_penalty`, when the caller has them already."""
     n = len(atoms)
     by_start: dict[int, list[int]] = {}
     for idx, seg in enumerate(segments):
@@ -205,7 +207,7 @@ def best_paths(
     for idx, seg in enumerate(segments):
         probs = probabilities[idx]
         label = int(np.argmax(probs))
-        penalty = digit_penalty(seg, atoms, scale, config)
+        penalty = float(penalties[idx]) if penalties is not None else digit_penalty(seg, atoms, scale, config)
         cost = -math.log(max(float(probs[label]), 1e-9)) + config.digit_bias + penalty
         if log_whole is not None:
             log_q = float(log_whole[idx])
@@ -234,11 +236,12 @@ def best_paths(
                 sign_steps[idx] = Step(idx, "symbol", SWAPPED_MARKS[guess.char], guess.cost + config.swapped_mark)
     letter_steps: dict[int, Step] = {}
     if leading_letters:
+        # where the ink right of each atom boundary begins (atoms go by their centres, not their left edges)
+        rest_starts = np.minimum.accumulate([a.x for a in reversed(atoms)])[::-1] if atoms else []
         for idx, seg in enumerate(segments):
             if seg.stop == n:
                 continue  # a letter is followed by the ZIP
-            after = min(a.x for a in atoms[seg.stop :]) - (seg.x + seg.w)  # atoms go by their centres
-            if after >= LETTER_GAP * scale.digit_height:
+            if rest_starts[seg.stop] - (seg.x + seg.w) >= LETTER_GAP * scale.digit_height:
                 letter_steps[idx] = Step(idx, "symbol", "", LETTER_COST)
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
