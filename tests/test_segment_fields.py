@@ -561,3 +561,25 @@ def test_letter_steps_only_lead_and_only_before_a_blank() -> None:
         assert all(segments[path.steps[k].segment].stop == 1 for k in letters(path))  # only the bar with a blank
     plain = best_paths(atoms, segments, probs, scale, config, signs=False)
     assert not any(letters(p) for p in plain)
+
+
+def test_zip_of_four_digits_gets_a_second_finer_look(reader: FieldReader, digits) -> None:
+    """A '1' touching the digit before it makes a piece barely wider than one digit, which the first look does not
+    cut: the ZIP reads four digits. Those ZIPs alone are cut again more finely, which finds the '1' more often."""
+    from pipeline.segment.oversegment import FIRST_CUTS
+
+    first_five = second_five = 0
+    for k in range(3):
+        for gap in (-2, -4, -6):  # the '1' overlaps into the '3'
+            canvas = Canvas()
+            write(canvas, digits, "2943", k=k)
+            canvas.digit(digits[1][k], gap=gap)
+            image = canvas.image()
+            count, _ = cv2.connectedComponents((image < 128).astype(np.uint8))
+            assert count - 1 == 4  # the '1' really touches
+            first = reader._read([reader._prepare(FieldCrop(image, "zip"), FIRST_CUTS)])[0]
+            result = reader.read(image, "zip")
+            first_five += first.digits == "29431"
+            second_five += result.digits == "29431"
+            assert result.digits in ("2943", "29431")  # a second look never makes things worse
+    assert second_five > first_five
