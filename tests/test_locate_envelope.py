@@ -31,8 +31,33 @@ def test_erase_frames_keeps_digit_strokes():
     crop = np.full((80, 200), 240, np.uint8)
     crop[5:75, 10] = 0  # a cell side, 70 px
     crop[20:55, 100:103] = 0  # a '1', 35 px
+    crop[3, 20:180] = 0  # a cell's top, thin
+    crop[60:67, 120:170] = 0  # a '7's bar as long as a cell's top, but a pen stroke thick
     out = erase_frames(crop, 200)
     assert out[40, 10] > 200 and out[40, 101] < 50
+    assert out[3, 100] > 200 and out[63, 145] < 50
+
+
+@pytest.mark.parametrize("mode", ["gray", "bitonal"])
+@pytest.mark.parametrize("seed", [1, 2, 4, 7])  # a ZIP+4 among them (seeds 1 and 7)
+def test_zip_cells_are_found_at_scan_resolution(seed, mode):
+    """Printed ZIP cells (one-pixel pale rules at 200 dpi, gone at the 100 dpi working view, or broken in bitonal
+    scans) are found, and the ZIP is what is written in them: the cells space the digits out, so the line's
+    widest gap may fall anywhere inside the ZIP."""
+    doc = make("envelope", seed, cover=0, mode=mode)  # cover 0: ZIP cells
+    loc = locate_zip(make_view(doc.image, doc.dpi))
+    assert loc.source == "boxes"
+    assert iou(loc.bbox, doc.truth["bbox"]) >= 0.6, (doc.truth["text"], loc.bbox, doc.truth["bbox"])
+
+
+def test_plain_zips_have_no_cells():
+    plain = 0
+    for seed in range(5, 12):
+        doc = make("envelope", seed, cover=1)  # cover 1: an extra address line; cells one time in five
+        if doc.truth["style"]["layout"] == "line":
+            plain += 1
+            assert locate_zip(make_view(doc.image, doc.dpi)).source == "line", seed
+    assert plain >= 4
 
 
 def test_upside_down_envelope_is_turned():
