@@ -21,7 +21,7 @@ from pipeline.segment.kind import guess_kind
 from pipeline.segment.locate_cheque import Located, locate_amount
 from pipeline.segment.locate_envelope import locate_zip
 from pipeline.segment.orientation import upright_view
-from pipeline.segment.pageview import BoxXYXY, make_view
+from pipeline.segment.pageview import BoxXYXY, box_through, make_view
 from pipeline.segment.templates import Template, locate_with_template
 
 DOCUMENT_KINDS = ("cheque", "envelope", "auto")
@@ -196,10 +196,8 @@ def _characters_box(reading: FieldResult, place: Located) -> tuple[int, int, int
     y0 = min(c.bbox[1] for c in reading.characters) - dy
     x1 = max(c.bbox[0] + c.bbox[2] for c in reading.characters) - dx
     y1 = max(c.bbox[1] + c.bbox[3] for c in reading.characters) - dy
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ place.crop_to_page.T
-    px0, py0 = np.floor(corners.min(0)).astype(int)
-    px1, py1 = np.ceil(corners.max(0)).astype(int)
-    return int(px0), int(py0), int(px1 - px0), int(py1 - py0)
+    px0, py0, px1, py1 = box_through((x0, y0, x1, y1), place.crop_to_page)
+    return px0, py0, px1 - px0, py1 - py0
 
 
 def read_pages(

@@ -121,20 +121,33 @@ class ReaderConfig:
 @dataclass
 class _Prepared:
     crop: FieldCrop
-    atoms: list[Piece]
+    pieces: list[Piece]  # the cleaned crop's ink, before over-segmentation (a second look cuts it again)
     scale: Scale
-    segments: list[Segment]
-    started: float
+    grey: np.ndarray  # the cleaned grey crop, for rendering the segments
+    atoms: list[Piece]
     seconds: float = 0.0
+    segments: list[Segment] = field(default_factory=list)
     log_whole: np.ndarray | None = None  # per segment, from the whole-digit network
     penalties: np.ndarray | None = None  # per segment, search.digit_penalty (computed for the network's features)
-    grey: np.ndarray | None = None  # the cleaned grey crop, until its segments are rendered
+
+    def cut_again(self, cuts: CutConfig) -> _Prepared:
+        """The same cleaned crop over-segmented with other cuts (cleaning is most of a crop's preparation)."""
+        start = time.perf_counter()
+        atoms = oversegment(self.pieces, self.scale, cuts)
+        return _Prepared(self.crop, self.pieces, self.scale, self.grey, atoms, time.perf_counter() - start)
 
 
 def prepare(image: np.ndarray, cuts: CutConfig = FIRST_CUTS) -> tuple[list[Piece], Scale, np.ndarray]:
     """Clean the crop and cut it into atoms: binarise, smooth, remove rules, cells and specks, over-segment.
 
     The grey crop comes back too, for rendering the candidate segments."""
+    pieces, scale, grey = clean(image)
+    return oversegment(pieces, scale, cuts), scale, grey
+
+
+def clean(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
+    """The crop's ink pieces after binarising, smoothing and removing rules, cells and specks; the writing's
+    scale; and the grey crop."""
     grey = to_grey(image)
     # a 3x3 majority vote smooths ragged stroke edges and fills pinholes that the threshold leaves
     ink = smooth_without_bridges(binarize(grey))
@@ -146,7 +159,7 @@ def prepare(image: np.ndarray, cuts: CutConfig = FIRST_CUTS) -> tuple[list[Piece
     if cut is not ink:
         pieces = find_pieces(cut)
         scale = estimate_scale(pieces, stroke_width(cut))
-    return oversegment(pieces, scale, cuts), scale, grey
+    return pieces, scale, grey
 
 
 def smooth_without_bridges(raw: np.ndarray) -> np.ndarray:
@@ -220,10 +233,11 @@ class FieldReader:
         for crop in crops:
             if crop.kind not in KINDS:
                 raise ValueError(f"unknown field kind {crop.kind!r}; expected one of {KINDS}")
-        results = self._read([self._prepare(crop, FIRST_CUTS) for crop in crops])
+        first = [self._prepare(crop) for crop in crops]
+        results = self._read(first)
         again = [i for i, r in enumerate(results) if r.kind == "zip" and r.digits and len(r.digits) not in (5, 9)]
         if again:
-            second = self._read([self._prepare(crops[i], GENEROUS_CUTS) for i in again])
+            second = self._read([first[i].cut_again(GENEROUS_CUTS) for i in again])
             for i, result in zip(again, second, strict=True):
                 result.seconds += results[i].seconds
                 if result.reason != "bad_syntax" and result.reason != "not_found":
@@ -233,10 +247,11 @@ class FieldReader:
         return results
 
     @staticmethod
-    def _prepare(crop: FieldCrop, cuts: CutConfig) -> _Prepared:
+    def _prepare(crop: FieldCrop) -> _Prepared:
         start = time.perf_counter()
-        atoms, scale, grey = prepare(crop.image, cuts)
-        return _Prepared(crop, atoms, scale, [], start, time.perf_counter() - start, grey=grey)
+        pieces, scale, grey = clean(crop.image)
+        atoms = oversegment(pieces, scale, FIRST_CUTS)
+        return _Prepared(crop, pieces, scale, grey, atoms, time.perf_counter() - start)
 
     def _read(self, prepared: list[_Prepared]) -> list[FieldResult]:
         """Classify every candidate segment of the prepared fields in one network call, then decide each field."""
@@ -246,7 +261,6 @@ class FieldReader:
             item.segments = candidate_segments(item.atoms, item.scale, self.config.search)
             images.extend(render(s, item.grey) for s in item.segments)
             item.seconds += time.perf_counter() - start
-            item.grey = None
         t0 = time.perf_counter()
         predictions = None
         whole = None

@@ -20,6 +20,15 @@ INK_LEVEL = 0.62  # darker than this share of the local paper level is ink (pale
 BoxXYXY = tuple[int, int, int, int]  # x0, y0, x1, y1 (end exclusive)
 
 
+def box_through(box: BoxXYXY, matrix: np.ndarray) -> BoxXYXY:
+    """The axis-aligned box (whole pixels, outward) around ``box``'s corners mapped by the 2x3 affine ``matrix``."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ matrix.T
+    nx0, ny0 = np.floor(corners.min(0)).astype(int)
+    nx1, ny1 = np.ceil(corners.max(0)).astype(int)
+    return int(nx0), int(ny0), int(nx1), int(ny1)
+
+
 def _rotation(center: tuple[float, float], angle: float) -> np.ndarray:
     return cv2.getRotationMatrix2D(center, angle, 1.0)
 
@@ -89,13 +98,9 @@ class PageView:
 
     def to_page(self, box: BoxXYXY) -> BoxXYXY:
         """An upright view box as the axis-aligned page-pixel box around its (possibly skewed) outline."""
-        inverse = cv2.invertAffineTransform(self.matrix)
-        x0, y0, x1, y1 = box
-        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ inverse.T
+        nx0, ny0, nx1, ny1 = box_through(box, cv2.invertAffineTransform(self.matrix))
         h, w = self.page.shape[:2]
-        nx0, ny0 = np.floor(corners.min(0)).astype(int)
-        nx1, ny1 = np.ceil(corners.max(0)).astype(int)
-        return max(0, int(nx0)), max(0, int(ny0)), min(w, int(nx1)), min(h, int(ny1))
+        return max(0, nx0), max(0, ny0), min(w, nx1), min(h, ny1)
 
     def crop_to_page(self, box: BoxXYXY) -> np.ndarray:
         """The 2x3 affine map from pixels of :meth:`crop` of ``box`` to page pixels (the crop is deskewed, so its
