@@ -12,6 +12,7 @@ import pytest
 from pipeline.data.bundled import MNIST_TEST_SUBSET
 from pipeline.data.mnist import load_mnist
 from pipeline.segment.field import FieldCrop, FieldReader, FieldResult, ReaderConfig, with_decimal_point
+from pipeline.segment.oversegment import GENEROUS_CUTS
 from pipeline.segment.search import Path, Step
 
 PAPER = 225
@@ -581,3 +582,26 @@ def test_zip_of_four_digits_gets_a_second_finer_look(reader: FieldReader, digits
             second_five += result.digits == "29431"
             assert result.digits in ("2943", "29431")  # a second look never makes things worse
     assert second_five > first_five
+
+
+def test_a_second_look_reuses_the_segments_the_first_read(reader: FieldReader, digits, monkeypatch) -> None:
+    """Segments a second look shares with the first (same pixels) are not normalised or classified again, and
+    the reading is the same as reading every segment afresh."""
+    canvas = Canvas()
+    write(canvas, digits, "2943", k=1)
+    canvas.digit(digits[1][1], gap=-4)
+    first = reader._prepare(FieldCrop(canvas.image(), "zip"))
+    reader._read([first])
+    again, fresh = first.cut_again(GENEROUS_CUTS), first.cut_again(GENEROUS_CUTS)
+    fresh.earlier = None
+    normalized: list[int] = []
+    normalize = reader.classifier.normalize
+    monkeypatch.setattr(reader.classifier, "normalize", lambda images, **kw: normalized.append(len(images)) or
+                        normalize(images, **kw))  # fmt: skip
+    reused = reader._read([again])[0]
+    afresh = reader._read([fresh])[0]
+    assert len(again.segments) == len(fresh.segments) == normalized[1]
+    assert 0 < normalized[0] < normalized[1]  # some segments were read by the first look
+    assert reused.digits == afresh.digits and reused.status == afresh.status
+    assert abs(reused.confidence - afresh.confidence) < 1e-4
+    assert np.allclose(again.probs, fresh.probs, atol=1e-5)

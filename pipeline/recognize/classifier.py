@@ -31,6 +31,16 @@ def traced_for_cpu(model: torch.nn.Module, example: tuple[torch.Tensor, ...]) ->
         return model
 
 
+def padded_chunks(n: int, size: int) -> list[tuple[int, int, int]]:
+    """``(start, stop, shape)`` of the network calls over ``n`` inputs: chunks of ``size`` inputs, the last one
+    padded up to a multiple of a quarter of ``size`` only. Four input shapes at most keep a reading process's
+    memory flat (shape-keyed kernel caches stop growing), while a short call (a field's second look) or a short
+    last chunk no longer pays for a whole chunk: the padding falls from 128 to 32 rows a call on average."""
+    step = max(1, size // 4)
+    return [(start, min(n, start + size), min(size, -(-(min(n, start + size) - start) // step) * step))
+            for start in range(0, n, size)]
+
+
 @dataclass
 class Predictions:
     """Per-digit results of one batch, as arrays (row i belongs to input digit i)."""
@@ -50,12 +60,13 @@ class DigitClassifier:
     """Loads the weights once; classifies batches of raw digit images or already-normalised inputs.
 
     Runs under ``torch.inference_mode`` on CUDA when available (``device="auto"``), else on the CPU. The network
-    always sees exactly ``batch_size`` digits, the last chunk padded with blanks:
+    always sees ``batch_size`` digits (the last chunk padded with blanks to a multiple of a quarter of that):
     - 256 keeps a reading process's peak ~40 MB lower than 1,024 (the first layers' outputs of a chunk are the
       largest thing it allocates) and is faster on one CPU thread, as the workers run (31,000 against 17,000
       digits/s, benchmarks/bench_inference.py --threads 1);
-    - one input shape only: the CPU kernels cache their set-up per shape, and a ragged last chunk of every size
-      made a reading process grow by ~13 MB over 3,000 documents (flat when padded; docs/flow-benchmarks.md).
+    - four input shapes at most (:func:`padded_chunks`): the CPU kernels cache their set-up per shape, and a ragged
+      last chunk of every size made a reading process grow by ~13 MB over 3,000 documents (flat when padded;
+      docs/flow-benchmarks.md).
     """
 
     def __init__(
@@ -92,9 +103,9 @@ class DigitClassifier:
     def logits(self, normalized: np.ndarray) -> torch.Tensor:
         """Raw network outputs for ``(N, 32, 32)`` normalised inputs, computed in batches."""
         chunks = []
-        for start in range(0, len(normalized), self.batch_size):
-            chunk = normalized[start : start + self.batch_size]
-            x = torch.zeros((self.batch_size, *chunk.shape[1:]), dtype=torch.float32)
+        for start, stop, shape in padded_chunks(len(normalized), self.batch_size):
+            chunk = normalized[start:stop]
+            x = torch.zeros((shape, *chunk.shape[1:]), dtype=torch.float32)
             x[: len(chunk)] = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
             chunks.append(self.model(x.unsqueeze(1).to(self.device))[: len(chunk)].float().cpu())
         return torch.cat(chunks) if chunks else torch.zeros(0, 10)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.recognize.classifier import traced_for_cpu
+from pipeline.recognize.classifier import padded_chunks, traced_for_cpu
 from pipeline.segment.components import Piece, Scale
 
 FORMAT = "wholeness-weights/1"
@@ -138,12 +138,11 @@ class WholenessModel:
         n = len(features)
         out = np.zeros(n, np.float32)
         with torch.inference_mode():
-            for start in range(0, n, CHUNK):  # one input shape, the last chunk padded (as DigitClassifier does)
-                stop = min(n, start + CHUNK)
-                x = torch.zeros((CHUNK, 2, 32, 32))
+            for start, stop, shape in padded_chunks(n, CHUNK):  # few input shapes, as DigitClassifier's
+                x = torch.zeros((shape, 2, 32, 32))
                 x[: stop - start, 0] = torch.from_numpy(np.asarray(normalized[start:stop], np.float32))
                 x[: stop - start, 1] = torch.from_numpy(np.asarray(context[start:stop], np.float32))
-                f = torch.zeros((CHUNK, self.n_features))
+                f = torch.zeros((shape, self.n_features))
                 f[: stop - start] = torch.from_numpy(np.asarray(features[start:stop], np.float32))
                 out[start:stop] = nn.functional.logsigmoid(self.forward(x, f))[: stop - start].numpy()
         return out
