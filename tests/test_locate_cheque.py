@@ -149,3 +149,18 @@ def test_two_stacked_boxes_are_not_one():
     top, middle, bottom = Rule(440, 543, 66), Rule(409, 571, 98), Rule(409, 571, 132)
     assert _rule_between([top, middle, bottom], top, bottom, 5)
     assert not _rule_between([top, middle, bottom], middle, bottom, 5)
+
+
+def test_writing_on_an_underline_is_the_band_that_sits_on_it() -> None:
+    """A row of date boxes just above an amount's underline holds more ink (eight digits) than a short amount:
+    the heaviest band is the date's, but the writing on the line is the lowest band with a fair share of ink."""
+    from pipeline.segment.locate_cheque import LOWEST_BAND, _ink_box
+
+    ink = np.zeros((120, 300), bool)
+    for k in range(8):  # the date: eight digits in a row, well above the line
+        ink[20:40, 30 + 25 * k : 42 + 25 * k] = True
+    for k in range(3):  # the amount: three digits sitting on the line at y = 100
+        ink[75:97, 60 + 30 * k : 75 + 30 * k] = True
+    zone, reach = (20, 15, 280, 100), (0, 10, 0, 12)
+    assert _ink_box(ink, zone, reach) == (30, 20, 217, 40)
+    assert _ink_box(ink, zone, reach, lowest=LOWEST_BAND) == (60, 75, 135, 97)

@@ -155,10 +155,16 @@ def _window_stats(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.nd
     return np.stack([cx0, cy0, cx1 - cx0, cy1 - cy0, sel[:, 4]], axis=1) if sel.size else np.zeros((0, 5), np.int64)
 
 
+LOWEST_BAND = 0.4  # an underline's writing: the lowest row band with this share of the heaviest band's ink
+
+
 def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], skip_left: int = 0,
-             min_gap: int = 5) -> BoxXYXY | None:  # fmt: skip
+             min_gap: int = 5, lowest: float | None = None) -> BoxXYXY | None:  # fmt: skip
     """Extent of the writing in the zone: blobs centred in it (allowed to overflow by ``reach``: left, up, right,
     down), restricted to the heaviest row band, so a date or words just above an underline are left out.
+
+    ``lowest``: the lowest band with at least this share of the heaviest band's ink instead. Writing on an
+    underline sits on it; a row of date boxes above it holds eight digits, more ink than a short amount.
 
     ``skip_left``: blobs wholly within this many pixels of the zone's left edge are left out (a sign printed inside
     a shaded band). Thin upright blobs at the zone's sides are box sides, not writing.
@@ -203,6 +209,9 @@ def _ink_box(ink: np.ndarray, zone: BoxXYXY, reach: tuple[int, int, int, int], s
     if start is not None:
         bands.append((start, end))
     band = max(bands, key=lambda b: (rows[b[0] : b[1]].sum(), b[0]))
+    if lowest is not None:
+        heaviest = rows[band[0] : band[1]].sum()
+        band = max((b for b in bands if rows[b[0] : b[1]].sum() >= lowest * heaviest), key=lambda b: b[0])
     chosen = [k for k in kept if band[0] <= (k[1] + k[3]) / 2 < band[1]]
     b = np.array(chosen)
     return (int(b[:, 0].min() + ox0), int(b[:, 1].min() + oy0), int(b[:, 2].max() + ox0), int(b[:, 3].max() + oy0))
@@ -466,7 +475,8 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
         cand.notes.append("sign inside")
     elif sign_inside:
         sign = True  # the band's own printed sign at its left end ('$' printed on the tint), skipped as before
-    ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip)
+    ink_box = _ink_box(writing, inner, (0, up, 0, inch(0.1) if cand.source != "underline" else inch(0.12)), skip,
+                       lowest=LOWEST_BAND if cand.source == "underline" else None)
     cand.ink_box = ink_box
     if ink_box is None:
         cand.score = s - 3.0
