@@ -38,8 +38,9 @@ def test_bitonal_scan(cover):
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
 
 
-@pytest.mark.xfail(reason="known gap: a shaded amount band vanishes in bitonal scans; 6 of 60 such cheques are missed")
 def test_bitonal_shaded_band():
+    # the band's tint vanishes in bitonal scans; the date written in its boxes above then won (6 of 60 such cheques
+    # of this helper missed; 2 since rows of date boxes are blanked out of the writing: seeds 3 and 35)
     doc = make("cheque", 0, cover=2, mode="bitonal")
     loc = locate_amount(make_view(doc.image, doc.dpi))
     assert iou(loc.bbox, doc.truth["bbox"]) >= 0.5
@@ -48,7 +49,7 @@ def test_bitonal_shaded_band():
 @pytest.mark.parametrize("seed", [1, 2, 23, 24, 32, 41, 42])
 def test_bitonal_shaded_band_right_after_the_payee_line(seed):
     # the tint is gone; what is left is the printed '$' at the end of the payee line and the writing after it
-    # (of 60 such cheques made by this helper, 14 were missed before and 6 still are; seeds 1, 23 and 41 are short
+    # (of 60 such cheques made by this helper, 14 were missed before, then 6, now 2; seeds 1, 23 and 41 are short
     # amounts, whose block of writing is narrower than half an inch)
     doc = make("cheque", seed, cover=2, mode="bitonal")
     loc = locate_amount(make_view(doc.image, doc.dpi))
@@ -164,3 +165,24 @@ def test_writing_on_an_underline_is_the_band_that_sits_on_it() -> None:
     zone, reach = (20, 15, 280, 100), (0, 10, 0, 12)
     assert _ink_box(ink, zone, reach) == (30, 20, 217, 40)
     assert _ink_box(ink, zone, reach, lowest=LOWEST_BAND) == (60, 75, 135, 97)
+
+
+def test_rows_of_date_boxes_are_found_even_with_dividers_lost_under_writing() -> None:
+    """Dividers reaching from rule to rule on an even pitch make a date row, even with one lost under writing;
+    handwritten '1's in an amount box (touching neither rule) do not."""
+    from pipeline.segment.locate_cheque import Rule, _date_rows
+
+    def inch(x: float) -> int:
+        return max(1, round(x * 100))
+
+    vmask = np.zeros((200, 600), bool)
+    for k in range(9):  # DDMMYYYY: nine dividers 19 px apart between rules at y 70 and 95; the fourth is lost
+        if k != 3:
+            vmask[70:96, 400 + 19 * k] = True
+    vmask[75:90, 430] = True  # a stroke of the writing: touches neither rule
+    dates = [Rule(405, 540, 70), Rule(400, 552, 95)]
+    assert _date_rows(dates, vmask, inch) == [(400, 70, 552, 95)]
+    ones = np.zeros((200, 600), bool)
+    for k in range(6):  # '111111' written in an amount box between rules at y 120 and 150
+        ones[124:147, 400 + 20 * k] = True
+    assert _date_rows([Rule(390, 560, 120), Rule(390, 560, 150)], ones, inch) == []

@@ -270,7 +270,8 @@ def _candidates(view: PageView) -> list[Candidate]:
             continue
         found.append(Candidate((r.x0, max(0, r.y - inch(0.5)), r.x1, r.y), "underline"))
     found += _shaded(view)
-    writing = _writing(ink, rmask | frame)
+    dates = [b.box for b in found if b.source == "box" and _divided(vmask, b.box, inch)]
+    writing = _without_dates(_writing(ink, rmask | frame), dates + _date_rows(right, vmask, inch), inch)
     view.cache["writing"] = writing
     found += _ink_blocks(view, writing)
     for cand in found:
@@ -460,7 +461,7 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
     inch = view.inch
     h, w = writing.shape
     x0, y0, x1, y1 = cand.box
-    zw, zh = x1 - x0, y1 - y0
+    zw = x1 - x0
     s = {"box": 3.0, "underline": 2.0, "shaded": 2.0, "ink": 0.5}[cand.source]
     inner = (x0 + 2, y0 + 1, x1 - 2, y1 - 1)
     up = inch(0.2) if cand.source != "ink" else 0
@@ -504,19 +505,65 @@ def _score(view: PageView, cand: Candidate, writing: np.ndarray, rules: list[Rul
         s -= 1.0
     cx = (x0 + x1) / 2 / w
     s += 1.0 * (cx - 0.5)
-    # dividers inside: a row of date boxes (DDMMYYYY), not an amount box
-    inside_v = vmask[y0:y1, x0:x1]
-    if inside_v.size and zh > 4:
-        # straight lines spanning the zone's height, many of them: a row of date boxes (DDMMYYYY), not an amount
-        cols = np.flatnonzero(inside_v.sum(axis=0) >= 0.7 * zh)
-        groups = int(np.count_nonzero(np.diff(cols) > 1) + 1) if cols.size else 0
-        if groups >= 5 or (groups >= 4 and zw < inch(1.2)):
-            s -= 3.0
-            cand.notes.append("divided")
+    if _divided(vmask, cand.box, inch):
+        s -= 3.0
+        cand.notes.append("divided")
     if sign:
         s += 1.5
         cand.notes.append("sign")
     cand.score = s
+
+
+def _divided(vmask: np.ndarray, box: BoxXYXY, inch) -> bool:
+    """Straight lines spanning the zone's height, many of them: a row of date boxes (DDMMYYYY), not an amount."""
+    x0, y0, x1, y1 = box
+    inside_v = vmask[y0:y1, x0:x1]
+    if not inside_v.size or y1 - y0 <= 4:
+        return False
+    cols = np.flatnonzero(inside_v.sum(axis=0) >= 0.7 * (y1 - y0))
+    groups = int(np.count_nonzero(np.diff(cols) > 1) + 1) if cols.size else 0
+    return groups >= 5 or (groups >= 4 and x1 - x0 < inch(1.2))
+
+
+def _date_rows(rules: list[Rule], vmask: np.ndarray, inch) -> list[BoxXYXY]:
+    """Rows of date boxes (DDMMYYYY): between a top and a bottom rule, five or more upright dividers reaching from
+    one rule to the other, on an even pitch (some may be lost under writing). Writing crosses the dividers and
+    the rules, so a row is often not found as one box with its sides, nor with its rules' whole length."""
+    rows = []
+    reach = inch(0.3)
+    for bottom in rules:
+        for top in rules:
+            gap = bottom.y - top.y
+            x0, x1 = max(0, min(top.x0, bottom.x0) - reach), min(vmask.shape[1], max(top.x1, bottom.x1) + reach)
+            if not (inch(0.15) <= gap <= inch(0.5)) or min(top.x1, bottom.x1) - max(top.x0, bottom.x0) < inch(0.6):
+                continue
+            band = vmask[max(0, top.y - 1) : bottom.y + 2, x0:x1]
+            # a divider: tall enough, and touching both rules (a handwritten '1' in an amount box touches neither)
+            tall = (band.sum(axis=0) >= 0.5 * gap) & band[:4].any(axis=0) & band[-4:].any(axis=0)
+            cols = np.flatnonzero(tall)
+            if cols.size < 5:
+                continue
+            starts = np.concatenate(([0], np.flatnonzero(np.diff(cols) > 1) + 1))
+            centres = np.array([cols[a:b].mean() for a, b in zip(starts, [*starts[1:], cols.size], strict=True)])
+            if centres.size < 5:
+                continue
+            pitch = np.diff(centres)
+            typical = float(np.min(pitch[pitch >= 0.6 * np.median(pitch)]))
+            steps = pitch / typical
+            if inch(0.12) <= typical <= inch(0.45) and np.all(np.abs(steps - np.round(steps)) <= 0.25):
+                rows.append((x0 + int(centres[0]), top.y, x0 + int(centres[-1]), bottom.y))
+    return rows
+
+
+def _without_dates(writing: np.ndarray, dates: list[BoxXYXY], inch) -> np.ndarray:
+    """The writing with every row of date boxes blanked, with the printed D D M M Y Y Y Y under it: a date written
+    just above the amount otherwise joins its block of writing, or is the heaviest writing over its underline."""
+    if not dates:
+        return writing
+    out = writing.copy()
+    for x0, y0, x1, y1 in dates:
+        out[max(0, y0 - 2) : y1 + inch(0.12), max(0, x0 - inch(0.3)) : x1 + inch(0.3)] = False
+    return out
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
