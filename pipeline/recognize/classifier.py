@@ -35,7 +35,8 @@ def padded_chunks(n: int, size: int) -> list[tuple[int, int, int]]:
     """``(start, stop, shape)`` of the network calls over ``n`` inputs: chunks of ``size`` inputs, the last one
     padded up to a multiple of a quarter of ``size`` only. Four input shapes at most keep a reading process's
     memory flat (shape-keyed kernel caches stop growing), while a short call (a field's second look) or a short
-    last chunk no longer pays for a whole chunk: the padding falls from 128 to 32 rows a call on average."""
+    last chunk no longer pays for a whole chunk (averaged over last chunks of every length alike, 32
+    padded rows instead of 128)."""
     step = max(1, size // 4)
     return [(start, min(n, start + size), min(size, -(-(min(n, start + size) - start) // step) * step))
             for start in range(0, n, size)]

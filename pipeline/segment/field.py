@@ -152,12 +152,12 @@ def _segment_key(seg: Segment) -> tuple:
     return (seg.x, seg.y, seg.w, seg.h, seg.mask.tobytes())
 
 
-def prepare(image: np.ndarray, cuts: CutConfig = FIRST_CUTS) -> tuple[list[Piece], Scale, np.ndarray]:
+def prepare(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
     """Clean the crop and cut it into atoms: binarise, smooth, remove rules, cells and specks, over-segment.
 
     The grey crop comes back too, for rendering the candidate segments."""
     pieces, scale, grey = clean(image)
-    return oversegment(pieces, scale, cuts), scale, grey
+    return oversegment(pieces, scale, FIRST_CUTS), scale, grey
 
 
 def clean(image: np.ndarray) -> tuple[list[Piece], Scale, np.ndarray]:
@@ -264,7 +264,7 @@ class FieldReader:
     @staticmethod
     def _prepare(crop: FieldCrop) -> _Prepared:
         start = time.perf_counter()
-        pieces, scale, grey = clean(crop.image)
+        pieces, scale, grey = clean(crop.image)  # as prepare(), keeping the pieces for a second look
         atoms = oversegment(pieces, scale, FIRST_CUTS)
         return _Prepared(crop, pieces, scale, grey, atoms, time.perf_counter() - start)
 

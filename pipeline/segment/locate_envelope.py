@@ -363,7 +363,7 @@ def _zip_field(view: PageView, name: str, group: list[BoxXYXY], pieces: list[Box
         # is left there is the field's (a digit touching a frame makes one piece with it, so pieces cannot tell)
         crop_box = _margin(view, group_box, 0.03)
         crop = erase_frames(view.crop(crop_box), view.dpi)
-        ink_box = _ink_box(crop, crop_box, view.scale) or group_box
+        ink_box = _erased_ink_box(crop, crop_box, view.scale) or group_box
         return Located(name, "zip", view.to_page(ink_box), view.to_page(block), crop, score, "boxes", None,
                        view.to_page(crop_box), crop_to_page=view.crop_to_page(crop_box))  # fmt: skip
     ink_box = group_box
@@ -377,7 +377,7 @@ def _zip_field(view: PageView, name: str, group: list[BoxXYXY], pieces: list[Box
                    None, view.to_page(crop_box), crop_to_page=view.crop_to_page(crop_box))  # fmt: skip
 
 
-def _ink_box(crop: np.ndarray, crop_box: BoxXYXY, scale: float) -> BoxXYXY | None:
+def _erased_ink_box(crop: np.ndarray, crop_box: BoxXYXY, scale: float) -> BoxXYXY | None:
     """The box (view pixels) of a crop's ink bigger than specks, from crop pixels at ``scale`` view px each."""
     ink = (crop < 0.8 * np.percentile(crop, 90)).astype(np.uint8)
     ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))

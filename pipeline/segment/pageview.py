@@ -105,18 +105,20 @@ class PageView:
     def crop_to_page(self, box: BoxXYXY) -> np.ndarray:
         """The 2x3 affine map from pixels of :meth:`crop` of ``box`` to page pixels (the crop is deskewed, so its
         axes are not the page's)."""
+        return np.linalg.inv(self._page_to_crop(box))[:2]
+
+    def _page_to_crop(self, box: BoxXYXY) -> np.ndarray:
+        """3x3: page pixels -> view pixels, then shifted by the box's corner and scaled back to page resolution."""
         x0, y0, _x1, _y1 = box
         s = 1.0 / self.scale
-        to_crop = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
-        return np.linalg.inv(to_crop)[:2]
+        return np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
 
     def crop(self, box: BoxXYXY) -> np.ndarray:
         """The view box cut from the full-resolution page, deskewed (paper fills anything outside the page)."""
         x0, y0, x1, y1 = box
         s = 1.0 / self.scale
         out_w, out_h = max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))
-        # page -> view, then view -> crop pixels (shift by the box corner, scale back up to page resolution)
-        to_crop = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s], [0.0, 0.0, 1.0]]) @ _to3(self.matrix)
+        to_crop = self._page_to_crop(box)
         if abs(self.angle) < 0.05 and self.matrix[0, 0] > 0 and self.matrix[1, 1] > 0:
             px0, py0 = round(-to_crop[0, 2]), round(-to_crop[1, 2])
             h, w = self.page.shape[:2]
