@@ -67,3 +67,30 @@ def test_ridges_of_a_window_are_the_whole_page_ridges_cut_to_it():
             for length, horizontal in ((view.inch(0.2), False), (view.inch(0.12), True)):
                 whole = _ridges(view, length, horizontal, 0.25)[y0:y1, x0:x1]
                 assert np.array_equal(_ridges(view, length, horizontal, 0.25, (x0, y0, x1, y1)), whole)
+
+
+def test_a_page_at_a_whole_multiple_of_the_view_resolution_is_averaged_in_exact_blocks():
+    from pipeline.segment.pageview import WORK_DPI, downscale
+
+    rng = np.random.default_rng(3)
+    for k, (h, w) in [(2, (851, 1701)), (2, (850, 1700)), (3, (1276, 2551)), (3, (1275, 2550))]:
+        page = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        small, matrix = downscale(page, WORK_DPI * k)
+        vh, vw = h // k, w // k
+        assert small.shape == (vh, vw)
+        blocks = page[: vh * k, : vw * k].reshape(vh, k, vw, k).astype(np.float64).mean(axis=(1, 3))
+        assert np.abs(small.astype(np.float64) - blocks).max() <= 1.0
+        assert np.allclose(matrix, [[1 / k, 0, 0], [0, 1 / k, 0]])  # the view's scale is exactly WORK_DPI / dpi
+    page = rng.integers(0, 256, (700, 1500), dtype=np.uint8)
+    small, matrix = downscale(page, 150.0)  # no whole factor: the plain area resize
+    assert small.shape == (467, 1000) and np.isclose(matrix[0, 0], 1000 / 1500)
+
+
+def test_the_paper_level_from_the_histogram_is_numpys_percentile():
+    from pipeline.segment.pageview import make_view
+
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        page = rng.integers(int(rng.integers(0, 200)), 256, tuple(int(v) for v in rng.integers(80, 400, 2)))
+        view = make_view(page.astype(np.uint8), 200.0, deskew=False)
+        assert view.paper_level() == int(np.percentile(view.page[::8, ::8], 90))

@@ -125,3 +125,20 @@ def test_missing_file_and_sniffing(tmp_path):
     _page().save(path, format="PNG")
     assert sniff_format(path) == "png"
     assert len(list(load_pages(path))) == 1
+
+
+def test_a_colour_jpeg_decodes_to_the_grey_of_its_colours(tmp_path):
+    """Colour JPEGs are decoded to their luma plane alone (faster); that is the grey convert("L") gives, to a level
+    or so, red ink included."""
+    arr = np.full((300, 400, 3), (235, 230, 215), np.uint8)  # tinted paper
+    arr[40:90, 30:200] = (200, 20, 20)  # red ink
+    arr[150:200, 100:300] = (20, 30, 120)  # blue ink
+    path = tmp_path / "colour.jpg"
+    Image.fromarray(arr).save(path, quality=95, dpi=(200, 200))
+    (page,) = list(load_pages(path))
+    with Image.open(path) as image:
+        converted = np.asarray(image.convert("L"))
+    assert page.image.shape == converted.shape and page.image.dtype == np.uint8
+    difference = np.abs(page.image.astype(int) - converted.astype(int))
+    assert np.percentile(difference, 99) <= 2 and difference.max() <= 16
+    assert page.image[60, 100] < 100 and page.image[170, 200] < 80 and page.image[250, 350] > 200

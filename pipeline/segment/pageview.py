@@ -14,10 +14,12 @@ import cv2
 import numpy as np
 
 from pipeline.segment.components import components_with_stats
+from pipeline.segment.normalize import level_percentile
 
 WORK_DPI = 100.0
 INK_LEVEL = 0.62  # darker than this share of the local paper level is ink (pale security print and shading are not)
 BoxXYXY = tuple[int, int, int, int]  # x0, y0, x1, y1 (end exclusive)
+_LEVELS = np.arange(256, dtype=np.float64)
 
 
 def box_through(box: BoxXYXY, matrix: np.ndarray) -> BoxXYXY:
@@ -124,8 +126,22 @@ class PageView:
             h, w = self.page.shape[:2]
             if px0 >= 0 and py0 >= 0 and px0 + out_w <= w and py0 + out_h <= h:
                 return self.page[py0 : py0 + out_h, px0 : px0 + out_w].copy()
-        paper = int(np.percentile(self.page[::8, ::8], 90)) if self.page.size else 255
-        return cv2.warpAffine(self.page, to_crop[:2], (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=paper)
+        return cv2.warpAffine(
+            self.page, to_crop[:2], (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=self.paper_level()
+        )
+
+    def paper_level(self) -> int:
+        """The page's paper grey (90th percentile of every 8th pixel), worked out once: a page gives several crops."""
+        if "paper" not in self.cache:
+            sample = self.page[::8, ::8]
+            if not sample.size:
+                self.cache["paper"] = 255
+            elif sample.dtype == np.uint8:  # from the histogram: np.percentile sorts, at ~0.3 ms a page
+                counts = np.bincount(sample.ravel(), minlength=256)
+                self.cache["paper"] = int(level_percentile(_LEVELS, counts, 90))
+            else:
+                self.cache["paper"] = int(np.percentile(sample, 90))
+        return self.cache["paper"]
 
 
 def clear_border(ink: np.ndarray, min_share: float = 0.3) -> np.ndarray:
@@ -142,19 +158,36 @@ def clear_border(ink: np.ndarray, min_share: float = 0.3) -> np.ndarray:
     return ink & ~drop[labels]
 
 
+def downscale(page: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The grey page at WORK_DPI (area average), and the 2x3 matrix from page pixels to its pixels.
+
+    At a whole multiple of WORK_DPI (200, 300 dpi) the last rows and columns short of a whole block are left out,
+    so that the factor is exact: OpenCV averages exact 2x2 blocks ~25 times faster than it resizes by a fraction
+    (0.1 against 2.4 ms for a 200 dpi envelope of odd height), and a page's sizes are odd as often as not.
+    """
+    h, w = page.shape
+    factor = max(dpi, 1.0) / WORK_DPI
+    k = round(factor)
+    if k >= 2 and abs(factor - k) < 1e-6 and min(h, w) >= 8 * k:
+        vh, vw = h // k, w // k
+        small = cv2.resize(page[: vh * k, : vw * k], (vw, vh), interpolation=cv2.INTER_AREA)
+        return small, np.array([[1.0 / k, 0.0, 0.0], [0.0, 1.0 / k, 0.0]])
+    scale = WORK_DPI / max(dpi, 1.0)
+    vw, vh = max(8, round(w * scale)), max(8, round(h * scale))
+    small = cv2.resize(page, (vw, vh), interpolation=cv2.INTER_AREA)
+    return small, np.array([[vw / w, 0.0, 0.0], [0.0, vh / h, 0.0]])
+
+
 def make_view(page: np.ndarray, dpi: float, deskew: bool = True) -> PageView:
     """Downscale, normalise light, threshold, estimate skew and redo the view upright."""
     if page.ndim == 3:
         page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     if page.dtype == bool:
         page = np.where(page, 255, 0).astype(np.uint8)
-    scale = WORK_DPI / max(dpi, 1.0)
-    h, w = page.shape
-    vw, vh = max(8, round(w * scale)), max(8, round(h * scale))
-    small = cv2.resize(page, (vw, vh), interpolation=cv2.INTER_AREA)
+    small, base = downscale(page, dpi)
+    vh, vw = small.shape
     norm = normalise_light(small, WORK_DPI)
     ink = norm < INK_LEVEL
-    base = np.array([[vw / w, 0.0, 0.0], [0.0, vh / h, 0.0]])
     angle = 0.0
     if deskew:
         # the scanner's backing along the edges is not text: leave a border out of the skew estimate
