@@ -94,3 +94,33 @@ def test_the_paper_level_from_the_histogram_is_numpys_percentile():
         page = rng.integers(int(rng.integers(0, 200)), 256, tuple(int(v) for v in rng.integers(80, 400, 2)))
         view = make_view(page.astype(np.uint8), 200.0, deskew=False)
         assert view.paper_level() == int(np.percentile(view.page[::8, ::8], 90))
+
+
+def _drop_edge_fragments_reference(ink: np.ndarray, threshold: float, share: float) -> np.ndarray:
+    """drop_edge_fragments as it was: every image labelled."""
+    mask = (ink > threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
+        return ink
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    left = stats[1:, cv2.CC_STAT_LEFT]
+    at_edge = (left == 0) | (left + stats[1:, cv2.CC_STAT_WIDTH] == ink.shape[1])
+    dropped = at_edge & (areas < share * areas.max())
+    if not dropped.any():
+        return ink
+    kept = np.concatenate(([True], ~dropped))[labels] & (labels > 0)
+    near = cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.where(near, ink, 0.0).astype(np.float32)
+
+
+def test_edge_fragments_are_dropped_as_before_when_nothing_is_labelled_that_reaches_no_edge():
+    from pipeline.segment.normalize import drop_edge_fragments
+
+    rng = np.random.default_rng(6)
+    for k in range(300):
+        h, w = (int(v) for v in rng.integers(4, 60, 2))
+        ink = (rng.random((h, w)) * (rng.random((h, w)) < 0.3)).astype(np.float32)
+        if k % 2:  # a margin, as a rendered segment has
+            ink[:, :2] = 0
+            ink[:, -2:] = 0
+        assert np.array_equal(drop_edge_fragments(ink, 0.2, 0.35), _drop_edge_fragments_reference(ink, 0.2, 0.35))

@@ -164,6 +164,8 @@ def drop_edge_fragments(ink: np.ndarray, threshold: float, share: float) -> np.n
     neighbour's stroke, not part of this digit. Pieces inside the box (a broken stroke) always stay.
     """
     mask = (ink > threshold).astype(np.uint8)
+    if not (mask[:, 0].any() or mask[:, -1].any()):
+        return ink  # nothing reaches either edge (a segment rendered with its margin): no labelling needed
     count, labels, stats, _ = components_with_stats(mask)
     if count <= 2:
         return ink

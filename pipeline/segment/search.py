@@ -243,6 +243,8 @@ def best_paths(
                 continue  # a letter is followed by the ZIP
             if rest_starts[seg.stop] - (seg.x + seg.w) >= LETTER_GAP * scale.digit_height:
                 letter_steps[idx] = Step(idx, "symbol", "", LETTER_COST)
+    # whether any step could end the digits at all (a ZIP's or a number's never does): else no path need be asked
+    may_end = any(st.char in ENDING_LETTERS for st in (*symbol_steps.values(), *sign_steps.values()))
     beams: list[list[Path]] = [[] for _ in range(n + 1)]
     beams[0] = [Path(0.0, ())]
     for i in range(n):
@@ -260,7 +262,7 @@ def best_paths(
                         continue
                     if step.kind == "symbol" and step.char in SIGNS and not _sign_allowed(path, step.char):
                         continue
-                    if step.kind == "digit" and _ended(path):
+                    if may_end and step.kind == "digit" and _ended(path):
                         continue
                     taken = step
                     if step.kind == "digit" and idx in sign_digit_steps and _sign_allowed(path, sign_steps[idx].char):
