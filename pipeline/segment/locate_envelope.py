@@ -199,22 +199,37 @@ def _neighbour_cells(
 ) -> list[tuple[int, int, int, int]]:
     """The row of cells grown outward over upright rules alone: a digit written over a cell's top or bottom rule
     hides it, so a cell at the row's end may not be found closed. Its side rules still stand as far apart as the
-    found cells' and a small gap (or a ZIP+4's dash gap, ``dash``) away from the next cell."""
+    found cells' and a small gap (or a ZIP+4's dash gap, ``dash``) away from the next cell.
+
+    The dash gap lies between a ZIP's five cells and the four after them, so the row is first grown over small
+    gaps both ways, and only then across one dash gap: rightwards from a row of five, leftwards from a row of
+    four or fewer (a row of five is the ZIP already, and what lies a dash gap before it is the state's letters)."""
     cells = sorted(found)
     _, _, top, bottom = cells[0]
     width = float(np.median([b - a for a, b, _, _ in cells]))
-    for step in (-1, 1):
+
+    def grow(step: int, first_gap: tuple[int, int]) -> None:
+        nonlocal cells
+        allowed = first_gap
         while len(cells) < 9:  # five cells and four
             edge = cells[0][0] if step < 0 else cells[-1][1]
             beyond = sorted((x for x in rules if (x - edge) * step > 0), key=lambda x: abs(x - edge))
-            if not beyond or not (abs(beyond[0] - edge) <= gap or dash[0] <= abs(beyond[0] - edge) <= dash[1]):
-                break
+            if not beyond or not allowed[0] <= abs(beyond[0] - edge) <= allowed[1]:
+                return
             start = beyond[0]
             far = next((x for x in beyond[1:] if abs(abs(x - start) - width) <= 0.15 * width), None)
             if far is None:
-                break
+                return
             cell = (min(start, far), max(start, far), top, bottom)
             cells = [cell, *cells] if step < 0 else [*cells, cell]
+            allowed = (0, gap)  # past the first cell, only the small gaps between cells
+
+    for step in (-1, 1):
+        grow(step, (0, gap))
+    if len(cells) == 5:
+        grow(1, dash)
+    elif len(cells) <= 4:
+        grow(-1, dash)
     return cells
 
 
