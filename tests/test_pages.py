@@ -128,8 +128,9 @@ def test_missing_file_and_sniffing(tmp_path):
 
 
 def test_a_colour_jpeg_decodes_to_the_grey_of_its_colours(tmp_path):
-    """Colour JPEGs are decoded to their luma plane alone (faster); that is the grey convert("L") gives, to a level
-    or so, red ink included."""
+    """Colour JPEGs give the grey of their decoded colours. Decoding the luma plane alone is twice as fast, but
+    differs by up to 9 levels where chroma is strong, and that lost the amount's underline on one real IDRBT
+    cheque (cheque_100831): so it is not done."""
     arr = np.full((300, 400, 3), (235, 230, 215), np.uint8)  # tinted paper
     arr[40:90, 30:200] = (200, 20, 20)  # red ink
     arr[150:200, 100:300] = (20, 30, 120)  # blue ink
@@ -139,6 +140,5 @@ def test_a_colour_jpeg_decodes_to_the_grey_of_its_colours(tmp_path):
     with Image.open(path) as image:
         converted = np.asarray(image.convert("L"))
     assert page.image.shape == converted.shape and page.image.dtype == np.uint8
-    difference = np.abs(page.image.astype(int) - converted.astype(int))
-    assert np.percentile(difference, 99) <= 2 and difference.max() <= 16
+    assert np.array_equal(page.image, converted)
     assert page.image[60, 100] < 100 and page.image[170, 200] < 80 and page.image[250, 350] > 200

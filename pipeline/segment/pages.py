@@ -100,9 +100,6 @@ def _image_pages(path: Path, max_pixels: int) -> Iterator[Page | PageError]:
     except OSError as exc:
         raise ScanError(f"cannot open image ({exc})") from None
     with image:
-        if image.format == "JPEG" and image.mode == "RGB":
-            # decode the luma plane alone: the same grey as converting (to a level or so) in half the time
-            image.draft("L", None)
         frames = getattr(image, "n_frames", 1)
         for index, frame in enumerate(ImageSequence.Iterator(image)):
             try:
