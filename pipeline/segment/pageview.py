@@ -162,8 +162,9 @@ def downscale(page: np.ndarray, dpi: float) -> tuple[np.ndarray, np.ndarray]:
     """The grey page at WORK_DPI (area average), and the 2x3 matrix from page pixels to its pixels.
 
     At a whole multiple of WORK_DPI (200, 300 dpi) the last rows and columns short of a whole block are left out,
-    so that the factor is exact: OpenCV averages exact 2x2 blocks ~25 times faster than it resizes by a fraction
-    (0.1 against 2.4 ms for a 200 dpi envelope of odd height), and a page's sizes are odd as often as not.
+    so that the factor is exact: OpenCV averages an exact 2x2 block ~25 times faster than it resizes by a fraction
+    (0.1 ms against 2.4 ms a page on average over 188 envelope pages, 3.9 ms for a 1701x851 page), and most pages
+    have an odd side.
     """
     h, w = page.shape
     factor = max(dpi, 1.0) / WORK_DPI
